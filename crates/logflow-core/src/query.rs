@@ -1,0 +1,1 @@
+//! The query language. (Being written: see the helper's task.)

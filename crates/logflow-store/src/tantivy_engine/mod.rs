@@ -1,0 +1,251 @@
+//! The embedded engine: one tantivy index per UTC day under `<data>/index/`.
+//!
+//! Day partitions make retention a directory delete and let a time-bounded query open only the
+//! days it overlaps. The engine is synchronous inside; the [`LogStore`] impl runs it on tokio's
+//! blocking pool so searches never stall the async runtime.
+
+mod partition;
+mod query;
+mod schema;
+mod search;
+
+pub use partition::WriterConfig;
+
+use crate::{LogStore, PartitionStats, Result, StoreError, StoreStats};
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use logflow_core::search::{SearchRequest, SearchResult};
+use logflow_core::LogRecord;
+use parking_lot::{Mutex, RwLock};
+use partition::Partition;
+use schema::Fields;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tantivy::schema::Schema;
+
+/// Writers of partitions without writes for this long are closed.
+const WRITER_IDLE: Duration = Duration::from_secs(120);
+
+#[derive(Clone)]
+pub struct TantivyStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    root: PathBuf,
+    schema: Schema,
+    fields: Fields,
+    cfg: WriterConfig,
+    partitions: RwLock<BTreeMap<NaiveDate, Arc<Partition>>>,
+    /// Serialises the write path (add/commit/retention) against itself.
+    write_lock: Mutex<()>,
+    committed: AtomicU64,
+    last_commit_micros: AtomicU64,
+}
+
+impl TantivyStore {
+    /// Open every partition under `root` (created if missing).
+    pub fn open(root: &Path, cfg: WriterConfig) -> Result<TantivyStore> {
+        std::fs::create_dir_all(root)?;
+        let (schema, fields) = schema::build_schema();
+        let mut partitions = BTreeMap::new();
+        for entry in std::fs::read_dir(root)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            let Ok(day) = NaiveDate::parse_from_str(&name, "%Y-%m-%d") else {
+                tracing::warn!(path = %entry.path().display(), "ignoring unexpected entry in the index directory");
+                continue;
+            };
+            let p = Partition::open(root, day, &schema, &cfg)?;
+            tracing::info!(partition = %name, docs = p.searcher().num_docs(), committed_lsn = p.committed_lsn(), "opened partition");
+            partitions.insert(day, Arc::new(p));
+        }
+        Ok(TantivyStore {
+            inner: Arc::new(Inner {
+                root: root.to_path_buf(),
+                schema,
+                fields,
+                cfg,
+                partitions: RwLock::new(partitions),
+                write_lock: Mutex::new(()),
+                committed: AtomicU64::new(0),
+                last_commit_micros: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// Synchronous add (the async trait method runs this on the blocking pool).
+    pub fn add_blocking(&self, lsn: u64, records: &[LogRecord]) -> Result<()> {
+        self.inner.add(lsn, records)
+    }
+
+    pub fn commit_blocking(&self, lsn: u64) -> Result<()> {
+        self.inner.commit(lsn)
+    }
+
+    pub fn search_blocking(&self, req: &SearchRequest) -> Result<SearchResult> {
+        search::search(&self.inner.fields, &self.inner.partitions_newest_first(), req)
+    }
+}
+
+impl Inner {
+    fn partitions_newest_first(&self) -> Vec<Arc<Partition>> {
+        self.partitions.read().values().rev().cloned().collect()
+    }
+
+    fn partition_for(&self, day: NaiveDate) -> Result<Arc<Partition>> {
+        if let Some(p) = self.partitions.read().get(&day) {
+            return Ok(p.clone());
+        }
+        let mut map = self.partitions.write();
+        if let Some(p) = map.get(&day) {
+            return Ok(p.clone());
+        }
+        let p = Arc::new(Partition::open(&self.root, day, &self.schema, &self.cfg)?);
+        tracing::info!(partition = %p.name, "created partition");
+        map.insert(day, p.clone());
+        Ok(p)
+    }
+
+    fn add(&self, lsn: u64, records: &[LogRecord]) -> Result<()> {
+        let _w = self.write_lock.lock();
+        // Group by day; most batches hit one partition, so keep the common case allocation-light.
+        let mut by_day: BTreeMap<NaiveDate, Vec<&LogRecord>> = BTreeMap::new();
+        for rec in records {
+            by_day.entry(rec.timestamp.date_naive()).or_default().push(rec);
+        }
+        for (day, recs) in by_day {
+            let p = self.partition_for(day)?;
+            if p.committed_lsn() >= lsn {
+                continue; // already durable in this partition: a replayed WAL record
+            }
+            let f = self.fields;
+            let docs = recs.into_iter().map(move |r| {
+                let source = serde_json::to_vec(r).expect("a LogRecord always serialises");
+                schema::to_document(&f, r, &source)
+            });
+            p.add(docs, &self.cfg)?;
+        }
+        Ok(())
+    }
+
+    fn commit(&self, lsn: u64) -> Result<()> {
+        let _w = self.write_lock.lock();
+        let started = Instant::now();
+        let partitions = self.partitions_newest_first();
+        for p in &partitions {
+            if let Err(e) = p.commit(lsn) {
+                // Staged docs of the other partitions stay staged; the WAL still holds everything,
+                // and the next commit (or a replay) retries.
+                tracing::error!(partition = %p.name, error = %e, "commit failed");
+                return Err(e);
+            }
+            p.close_writer_if_idle(WRITER_IDLE);
+        }
+        self.committed.store(lsn, Ordering::Release);
+        self.last_commit_micros.store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn get(&self, id: &str) -> Result<Option<LogRecord>> {
+        search::get_by_id(&self.fields, &self.partitions_newest_first(), id)
+    }
+
+    fn apply_retention(&self, cutoff: DateTime<Utc>) -> Result<Vec<String>> {
+        let _w = self.write_lock.lock();
+        let expired: Vec<Arc<Partition>> = {
+            let mut map = self.partitions.write();
+            let days: Vec<NaiveDate> = map.values().filter(|p| p.ends_before(cutoff)).map(|p| p.day).collect();
+            days.iter().filter_map(|d| map.remove(d)).collect()
+        };
+        let mut dropped = Vec::new();
+        for p in expired {
+            let (name, dir) = (p.name.clone(), p.dir.clone());
+            drop(p); // searches still holding the partition keep their files open until done (unlinked)
+            std::fs::remove_dir_all(&dir)?;
+            tracing::info!(partition = %name, "retention dropped partition");
+            dropped.push(name);
+        }
+        Ok(dropped)
+    }
+
+    fn stats(&self) -> StoreStats {
+        let partitions: Vec<PartitionStats> = self
+            .partitions_newest_first()
+            .iter()
+            .map(|p| PartitionStats {
+                name: p.name.clone(),
+                docs: p.searcher().num_docs(),
+                bytes_on_disk: p.bytes_on_disk(),
+                committed_lsn: p.committed_lsn(),
+            })
+            .collect();
+        StoreStats {
+            engine: "tantivy",
+            docs: partitions.iter().map(|p| p.docs).sum(),
+            bytes_on_disk: partitions.iter().map(|p| p.bytes_on_disk).sum(),
+            partitions,
+            last_commit_ms: self.last_commit_micros.load(Ordering::Relaxed) as f64 / 1000.0,
+        }
+    }
+}
+
+/// Run blocking engine work off the async runtime.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Engine(format!("engine task failed: {e}")))?
+}
+
+#[async_trait]
+impl LogStore for TantivyStore {
+    async fn add(&self, lsn: u64, records: Arc<Vec<LogRecord>>) -> Result<()> {
+        let inner = self.inner.clone();
+        blocking(move || inner.add(lsn, &records)).await
+    }
+
+    async fn commit(&self, lsn: u64) -> Result<()> {
+        let inner = self.inner.clone();
+        blocking(move || inner.commit(lsn)).await
+    }
+
+    fn committed_lsn(&self) -> u64 {
+        self.inner.committed.load(Ordering::Acquire)
+    }
+
+    async fn search(&self, req: &SearchRequest) -> Result<SearchResult> {
+        let store = self.clone();
+        let req = req.clone();
+        blocking(move || store.search_blocking(&req)).await
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<LogRecord>> {
+        let inner = self.inner.clone();
+        let id = id.to_string();
+        blocking(move || inner.get(&id)).await
+    }
+
+    async fn apply_retention(&self, cutoff: DateTime<Utc>) -> Result<Vec<String>> {
+        let inner = self.inner.clone();
+        blocking(move || inner.apply_retention(cutoff)).await
+    }
+
+    async fn stats(&self) -> Result<StoreStats> {
+        let inner = self.inner.clone();
+        blocking(move || Ok(inner.stats())).await
+    }
+
+    async fn health(&self) -> Result<()> {
+        if self.inner.root.is_dir() {
+            Ok(())
+        } else {
+            Err(StoreError::Engine(format!("index directory {} is missing", self.inner.root.display())))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,120 @@
+//! The tantivy schema of a log partition and the record -> document mapping.
+//!
+//! Only `source` (the record's JSON) is stored; every other field exists to be searched, sorted or
+//! aggregated. Keyword fields use the `raw` tokenizer (exact, case-sensitive values); `message` is
+//! full text with positions (phrases); `attributes` is a JSON field with raw values, fast so that
+//! numeric ranges and existence checks work on any path.
+
+use logflow_core::LogRecord;
+use tantivy::schema::{
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, JsonObjectOptions, Schema, TextFieldIndexing,
+    TextOptions, FAST, STORED, STRING,
+};
+use tantivy::{DateTime, TantivyDocument};
+
+/// Tokenizer of the `message` field: split on non-alphanumerics, lowercase, cap token length.
+pub const MESSAGE_TOKENIZER: &str = "default";
+
+#[derive(Clone, Copy, Debug)]
+pub struct Fields {
+    pub id: Field,
+    pub timestamp: Field,
+    pub service: Field,
+    pub level: Field,
+    pub message: Field,
+    pub host: Field,
+    pub correlation_id: Field,
+    pub request_id: Field,
+    pub trace_id: Field,
+    pub span_id: Field,
+    pub attributes: Field,
+    pub source: Field,
+}
+
+pub fn build_schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let keyword_fast = STRING | FAST;
+    let id = b.add_text_field("id", keyword_fast.clone());
+    let timestamp = b.add_date_field(
+        "timestamp",
+        DateOptions::default().set_indexed().set_fast().set_precision(DateTimePrecision::Microseconds),
+    );
+    let service = b.add_text_field("service", keyword_fast.clone());
+    let level = b.add_text_field("level", keyword_fast);
+    let message = b.add_text_field(
+        "message",
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(MESSAGE_TOKENIZER)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        ),
+    );
+    let host = b.add_text_field("host", STRING);
+    let correlation_id = b.add_text_field("correlation_id", STRING);
+    let request_id = b.add_text_field("request_id", STRING);
+    let trace_id = b.add_text_field("trace_id", STRING);
+    let span_id = b.add_text_field("span_id", STRING);
+    let attributes = b.add_json_field(
+        "attributes",
+        JsonObjectOptions::default()
+            .set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer("raw")
+                    .set_index_option(IndexRecordOption::Basic),
+            )
+            .set_fast(Some("raw")),
+    );
+    let source = b.add_bytes_field("source", STORED);
+    let fields = Fields {
+        id,
+        timestamp,
+        service,
+        level,
+        message,
+        host,
+        correlation_id,
+        request_id,
+        trace_id,
+        span_id,
+        attributes,
+        source,
+    };
+    (b.build(), fields)
+}
+
+pub fn to_datetime(micros: i64) -> DateTime {
+    DateTime::from_timestamp_micros(micros)
+}
+
+/// Build the tantivy document for a record. `source` is the record's JSON, serialised once by the
+/// caller so the same bytes can be reused.
+pub fn to_document(f: &Fields, rec: &LogRecord, source: &[u8]) -> TantivyDocument {
+    let mut doc = TantivyDocument::new();
+    doc.add_text(f.id, &rec.id);
+    doc.add_date(f.timestamp, to_datetime(rec.timestamp_micros()));
+    doc.add_text(f.service, &rec.service);
+    doc.add_text(f.level, rec.level.as_str());
+    doc.add_text(f.message, &rec.message);
+    let optional = [
+        (f.host, &rec.host),
+        (f.correlation_id, &rec.correlation_id),
+        (f.request_id, &rec.request_id),
+        (f.trace_id, &rec.trace_id),
+        (f.span_id, &rec.span_id),
+    ];
+    for (field, value) in optional {
+        if let Some(v) = value {
+            doc.add_text(field, v);
+        }
+    }
+    if !rec.attributes.is_empty() {
+        let obj = rec
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), tantivy::schema::OwnedValue::from(v.clone())))
+            .collect();
+        doc.add_object(f.attributes, obj);
+    }
+    doc.add_bytes(f.source, source);
+    doc
+}

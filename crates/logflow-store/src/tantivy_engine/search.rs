@@ -1,0 +1,184 @@
+//! Newest-first search with a search-after cursor over day partitions.
+//!
+//! Order is `(timestamp desc, id desc)`. tantivy's top-k by fast field breaks timestamp ties
+//! arbitrarily, so each partition is read in two steps: the top `need` hits by timestamp, then the
+//! complete set of hits sharing the boundary timestamp, ordered by id. That makes every page exact
+//! even when thousands of logs share one microsecond (a batch ingested without timestamps).
+
+use super::partition::Partition;
+use super::query::{and_all, BoxQuery, Compiler};
+use super::schema::Fields;
+use crate::{Result, StoreError};
+use logflow_core::search::{Cursor, SearchRequest, SearchResult};
+use logflow_core::LogRecord;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tantivy::collector::{Count, DocSetCollector, TopDocs};
+use tantivy::columnar::StrColumn;
+use tantivy::query::TermQuery;
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{DateTime, DocAddress, Order, Searcher, TantivyDocument, Term};
+
+/// A hit before its document is loaded.
+struct Hit {
+    ts: i64,
+    id: String,
+    addr: DocAddress,
+}
+
+pub fn search(fields: &Fields, partitions: &[Arc<Partition>], req: &SearchRequest) -> Result<SearchResult> {
+    let start = req.range.start.map(|t| t.timestamp_micros());
+    let end = req.range.end.map(|t| t.timestamp_micros());
+    let mut total = 0u64;
+    let mut hits: Vec<LogRecord> = Vec::with_capacity(req.limit.min(1024));
+    for p in partitions {
+        let (p_start, p_end) = p.bounds_micros();
+        if start.is_some_and(|s| s >= p_end) || end.is_some_and(|e| e <= p_start) {
+            continue;
+        }
+        let compiler = Compiler { fields, tokenizers: p.tokenizers() };
+        let searcher = p.searcher();
+        let mut clauses = compiler.request(req)?;
+        clauses.extend(compiler.time_range(start, end));
+        let base = and_all(clauses);
+        if req.count_total {
+            total += searcher.search(&base, &Count)? as u64;
+        }
+        let need = req.limit.saturating_sub(hits.len());
+        if need == 0 {
+            if req.count_total {
+                continue; // keep counting older partitions
+            }
+            break;
+        }
+        if req.after.as_ref().is_some_and(|c| c.timestamp_micros < p_start) {
+            continue; // the cursor is past this whole day
+        }
+        let page = partition_page(&compiler, &searcher, &base, req.after.as_ref(), need)?;
+        for hit in page {
+            hits.push(load(fields, &searcher, hit.addr)?);
+        }
+    }
+    if !req.count_total {
+        total = hits.len() as u64;
+    }
+    let next_cursor = (hits.len() == req.limit && req.limit > 0)
+        .then(|| hits.last().map(|h| Cursor::of(h).encode()))
+        .flatten();
+    Ok(SearchResult { total, hits, next_cursor })
+}
+
+/// Up to `need` hits of one partition after `cursor`, in order.
+fn partition_page(
+    c: &Compiler,
+    searcher: &Searcher,
+    base: &BoxQuery,
+    cursor: Option<&Cursor>,
+    need: usize,
+) -> Result<Vec<Hit>> {
+    let mut out = Vec::new();
+    let mut ids = IdReader::new(searcher);
+    let mut query = base.box_clone();
+    if let Some(cur) = cursor {
+        // Hits sharing the cursor's timestamp come first: those with a smaller id.
+        let q = and_all(vec![base.box_clone(), c.timestamp_eq(cur.timestamp_micros)]);
+        let mut ties = ties_of(searcher, &q, cur.timestamp_micros, &mut ids)?;
+        ties.retain(|h| h.id.as_str() < cur.id.as_str());
+        out.extend(ties.into_iter().take(need));
+        if out.len() == need {
+            return Ok(out);
+        }
+        let older = c.time_range(None, Some(cur.timestamp_micros)).expect("bounded range");
+        query = and_all(vec![base.box_clone(), older]);
+    }
+    let want = need - out.len();
+    let collector = TopDocs::with_limit(want).order_by_fast_field::<DateTime>("timestamp", Order::Desc);
+    let top = searcher.search(&query, &collector)?;
+    let Some(last_ts) = top.last().map(|(ts, _)| ts.into_timestamp_micros()) else {
+        return Ok(out);
+    };
+    let page_is_full = top.len() == want;
+    let mut sure = Vec::with_capacity(top.len());
+    for (ts, addr) in &top {
+        let ts = ts.into_timestamp_micros();
+        // On a full page the run at `last_ts` may be cut arbitrarily; it is re-read whole below.
+        if !page_is_full || ts > last_ts {
+            sure.push(Hit { ts, id: ids.id(*addr)?, addr: *addr });
+        }
+    }
+    sort_hits(&mut sure);
+    let room = want - sure.len();
+    out.extend(sure);
+    if page_is_full {
+        let q = and_all(vec![query.box_clone(), c.timestamp_eq(last_ts)]);
+        out.extend(ties_of(searcher, &q, last_ts, &mut ids)?.into_iter().take(room));
+    }
+    Ok(out)
+}
+
+fn ties_of(searcher: &Searcher, q: &BoxQuery, ts: i64, ids: &mut IdReader) -> Result<Vec<Hit>> {
+    let set = searcher.search(q, &DocSetCollector)?;
+    let mut hits = set
+        .into_iter()
+        .map(|addr| Ok(Hit { ts, id: ids.id(addr)?, addr }))
+        .collect::<Result<Vec<_>>>()?;
+    sort_hits(&mut hits);
+    Ok(hits)
+}
+
+fn sort_hits(hits: &mut [Hit]) {
+    hits.sort_unstable_by(|a, b| b.ts.cmp(&a.ts).then_with(|| b.id.cmp(&a.id)));
+}
+
+/// Reads ids from the `id` fast column without loading documents.
+struct IdReader<'a> {
+    searcher: &'a Searcher,
+    columns: HashMap<u32, StrColumn>,
+    buf: String,
+}
+
+impl<'a> IdReader<'a> {
+    fn new(searcher: &'a Searcher) -> Self {
+        IdReader { searcher, columns: HashMap::new(), buf: String::new() }
+    }
+
+    fn id(&mut self, addr: DocAddress) -> Result<String> {
+        if !self.columns.contains_key(&addr.segment_ord) {
+            let col = self
+                .searcher
+                .segment_reader(addr.segment_ord)
+                .fast_fields()
+                .str("id")?
+                .ok_or_else(|| StoreError::Engine("id fast field missing".into()))?;
+            self.columns.insert(addr.segment_ord, col);
+        }
+        let col = &self.columns[&addr.segment_ord];
+        let ord = col
+            .ords()
+            .first(addr.doc_id)
+            .ok_or_else(|| StoreError::Engine("document without id".into()))?;
+        self.buf.clear();
+        col.ord_to_str(ord, &mut self.buf)?;
+        Ok(self.buf.clone())
+    }
+}
+
+fn load(fields: &Fields, searcher: &Searcher, addr: DocAddress) -> Result<LogRecord> {
+    let doc: TantivyDocument = searcher.doc(addr)?;
+    let bytes = doc
+        .get_first(fields.source)
+        .and_then(|v| v.as_bytes())
+        .ok_or_else(|| StoreError::Engine("stored document has no source".into()))?;
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Engine(format!("corrupt stored document: {e}")))
+}
+
+pub fn get_by_id(fields: &Fields, partitions: &[Arc<Partition>], id: &str) -> Result<Option<LogRecord>> {
+    let q = TermQuery::new(Term::from_field_text(fields.id, id), IndexRecordOption::Basic);
+    for p in partitions {
+        let searcher = p.searcher();
+        if let Some((_, addr)) = searcher.search(&q, &TopDocs::with_limit(1))?.first() {
+            return load(fields, &searcher, *addr).map(Some);
+        }
+    }
+    Ok(None)
+}
