@@ -386,7 +386,7 @@ mod tests {
         assert_eq!(parse("\"x\"", BodyFormat::Json).unwrap_err(), BodyError::WrongShape("a string"));
         let bad = b"{\"service\":\"a\",\"message\":\"\xff\xfe\"}";
         let e = parse_body(bad, BodyFormat::Json, &IngestLimits::default(), now()).unwrap_err();
-        assert_eq!(e, BodyError::InvalidUtf8(27));
+        assert_eq!(e, BodyError::InvalidUtf8(26));
     }
 
     #[test]

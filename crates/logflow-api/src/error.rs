@@ -1,0 +1,94 @@
+//! The one error type every handler returns, mapped to HTTP once, here.
+//!
+//! Every error body has the same shape: `{"error": "<what went wrong>", "detail": <optional JSON>}`.
+//! Server-side failures (500) are logged with their cause and answered without internals.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub detail: Option<Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{message}")]
+    BadRequestWithDetail { message: String, detail: Value },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{message}")]
+    Unavailable { message: String, retry_after_secs: u64 },
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) | ApiError::BadRequestWithDetail { .. } => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<logflow_store::StoreError> for ApiError {
+    fn from(e: logflow_store::StoreError) -> Self {
+        match e {
+            logflow_store::StoreError::InvalidQuery(m) => ApiError::BadRequest(format!("invalid query: {m}")),
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<logflow_ingest::IngestError> for ApiError {
+    fn from(e: logflow_ingest::IngestError) -> Self {
+        use logflow_ingest::IngestError as E;
+        match e {
+            E::Backpressure { retry_after_secs, .. } => ApiError::Unavailable {
+                message: format!("{e}: indexing is behind, slow down"),
+                retry_after_secs,
+            },
+            E::ShuttingDown => ApiError::Unavailable { message: "server is shutting down".into(), retry_after_secs: 5 },
+            E::Wal(w) => ApiError::Internal(anyhow::anyhow!(w)),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (error, detail) = match &self {
+            ApiError::Internal(cause) => {
+                tracing::error!(error = ?cause, "internal error");
+                ("internal server error".to_string(), None)
+            }
+            ApiError::BadRequestWithDetail { message, detail } => (message.clone(), Some(detail.clone())),
+            other => (other.to_string(), None),
+        };
+        let mut resp = (status, Json(ErrorBody { error, detail })).into_response();
+        if let ApiError::Unavailable { retry_after_secs, .. } = self {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        resp
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,12 @@
+//! One module per API resource, each exposing `router()`.
+
+pub mod health;
+pub mod logs;
+
+use crate::error::ApiError;
+use axum::http::Uri;
+
+/// JSON 404 for every unknown path, so clients always get the stable error shape.
+pub async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no route for {}", uri.path()))
+}

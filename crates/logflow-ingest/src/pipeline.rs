@@ -1,0 +1,466 @@
+//! Admission control, the indexer loop, replay at start and retention.
+//!
+//! Memory stays bounded: every byte accepted into the WAL counts as *pending* until the store has
+//! committed it. Past `max_pending_bytes`, [`Pipeline::ingest`] refuses with
+//! [`IngestError::Backpressure`] (HTTP 503 + Retry-After) instead of queueing more.
+
+use crate::wal::{Lsn, RecoveryReport, Wal, WalOptions, WalStats};
+use chrono::Utc;
+use logflow_core::LogRecord;
+use logflow_store::LogStore;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    pub wal_dir: PathBuf,
+    pub wal: WalOptions,
+    /// How often staged logs are committed (made searchable). About 1 s.
+    pub commit_interval: Duration,
+    /// Accepted-but-not-yet-committed bytes above which ingest answers 503.
+    pub max_pending_bytes: u64,
+    /// Logs older than this are dropped by retention (whole partitions).
+    pub retention_days: u32,
+    pub retention_check_interval: Duration,
+}
+
+impl PipelineConfig {
+    pub fn new(wal_dir: PathBuf) -> Self {
+        PipelineConfig {
+            wal_dir,
+            wal: WalOptions::default(),
+            commit_interval: Duration::from_secs(1),
+            max_pending_bytes: 256 << 20,
+            retention_days: 7,
+            retention_check_interval: Duration::from_secs(600),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("ingest is behind by {pending_bytes} bytes; retry after {retry_after_secs} s")]
+    Backpressure { pending_bytes: u64, retry_after_secs: u64 },
+    #[error("the write-ahead log failed: {0}")]
+    Wal(#[from] crate::wal::WalError),
+    #[error("shutting down")]
+    ShuttingDown,
+}
+
+/// The in-memory companion of a WAL record, handed to the indexer after the fsync.
+struct Entry {
+    records: Arc<Vec<LogRecord>>,
+    bytes: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    accepted_records: AtomicU64,
+    indexed_records: AtomicU64,
+    pending_bytes: AtomicU64,
+    rejected_backpressure: AtomicU64,
+    commits: AtomicU64,
+    last_commit_ms: AtomicU64,
+    committed_lsn: AtomicU64,
+    replayed_records: AtomicU64,
+    indexer_errors: AtomicU64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineStats {
+    pub accepted_records: u64,
+    pub indexed_records: u64,
+    pub pending_bytes: u64,
+    pub max_pending_bytes: u64,
+    pub rejected_backpressure: u64,
+    pub commits: u64,
+    pub last_commit_ms: u64,
+    pub committed_lsn: u64,
+    pub replayed_records: u64,
+    pub indexer_errors: u64,
+    pub indexer_healthy: bool,
+    pub wal: WalStats,
+    pub recovery: RecoveryReport,
+}
+
+pub struct Pipeline {
+    wal: Arc<Wal<Entry>>,
+    store: Arc<dyn LogStore>,
+    cfg: PipelineConfig,
+    counters: Arc<Counters>,
+    recovery: RecoveryReport,
+    indexer_healthy: Arc<AtomicBool>,
+    shutdown_tx: watch::Sender<bool>,
+    tasks: parking_lot::Mutex<Vec<JoinHandle<()>>>,
+    closing: AtomicBool,
+}
+
+impl Pipeline {
+    /// Open the WAL, replay what the store has not committed, and start the indexer and retention.
+    pub async fn start(cfg: PipelineConfig, store: Arc<dyn LogStore>) -> anyhow::Result<Arc<Pipeline>> {
+        let (tx, rx) = mpsc::unbounded_channel::<(Lsn, Entry)>();
+        let sink_tx = tx.clone();
+        let sink = Box::new(move |lsn: Lsn, entry: Entry| {
+            // The indexer only goes away at shutdown, after the WAL writer stopped.
+            let _ = sink_tx.send((lsn, entry));
+        });
+        let dir = cfg.wal_dir.clone();
+        let opts = cfg.wal.clone();
+        let (wal, recovery) = tokio::task::spawn_blocking(move || Wal::open(&dir, opts, sink)).await??;
+        if let Some(t) = &recovery.truncated {
+            tracing::warn!(segment = %t.segment, offset = t.offset, bytes_dropped = t.bytes_dropped, reason = %t.reason,
+                "the write-ahead log had a damaged tail; it was cut off (records before it are intact)");
+        }
+        let wal = Arc::new(wal);
+        let counters = Arc::new(Counters::default());
+        let replayed = replay(&wal, &tx, &counters).await?;
+        if replayed > 0 {
+            tracing::info!(records = replayed, "replaying write-ahead log records not yet indexed");
+        }
+        drop(tx);
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let indexer_healthy = Arc::new(AtomicBool::new(true));
+        let indexer = Indexer {
+            store: store.clone(),
+            wal: wal.clone(),
+            counters: counters.clone(),
+            healthy: indexer_healthy.clone(),
+            interval: cfg.commit_interval,
+        };
+        let mut tasks = vec![tokio::spawn(indexer.run(rx, shutdown_rx.clone()))];
+        tasks.push(tokio::spawn(retention_loop(
+            store.clone(),
+            cfg.retention_days,
+            cfg.retention_check_interval,
+            shutdown_rx,
+        )));
+        Ok(Arc::new(Pipeline {
+            wal,
+            store,
+            cfg,
+            counters,
+            recovery,
+            indexer_healthy,
+            shutdown_tx,
+            tasks: parking_lot::Mutex::new(tasks),
+            closing: AtomicBool::new(false),
+        }))
+    }
+
+    pub fn store(&self) -> &Arc<dyn LogStore> {
+        &self.store
+    }
+
+    /// Durably accept validated records. Returns once they are fsynced in the WAL.
+    pub async fn ingest(&self, records: Vec<LogRecord>) -> Result<Lsn, IngestError> {
+        if self.closing.load(Ordering::Acquire) {
+            return Err(IngestError::ShuttingDown);
+        }
+        let pending = self.counters.pending_bytes.load(Ordering::Acquire);
+        if pending >= self.cfg.max_pending_bytes {
+            self.counters.rejected_backpressure.fetch_add(1, Ordering::Relaxed);
+            return Err(IngestError::Backpressure { pending_bytes: pending, retry_after_secs: 1 });
+        }
+        let payload = encode(&records);
+        let bytes = payload.len() as u64;
+        let n = records.len() as u64;
+        self.counters.pending_bytes.fetch_add(bytes, Ordering::AcqRel);
+        let entry = Entry { records: Arc::new(records), bytes };
+        match self.wal.append(payload, entry).await {
+            Ok(lsn) => {
+                self.counters.accepted_records.fetch_add(n, Ordering::Relaxed);
+                Ok(lsn)
+            }
+            Err(e) => {
+                self.counters.pending_bytes.fetch_sub(bytes, Ordering::AcqRel);
+                Err(e.into())
+            }
+        }
+    }
+
+    pub fn stats(&self) -> PipelineStats {
+        let c = &self.counters;
+        PipelineStats {
+            accepted_records: c.accepted_records.load(Ordering::Relaxed),
+            indexed_records: c.indexed_records.load(Ordering::Relaxed),
+            pending_bytes: c.pending_bytes.load(Ordering::Relaxed),
+            max_pending_bytes: self.cfg.max_pending_bytes,
+            rejected_backpressure: c.rejected_backpressure.load(Ordering::Relaxed),
+            commits: c.commits.load(Ordering::Relaxed),
+            last_commit_ms: c.last_commit_ms.load(Ordering::Relaxed),
+            committed_lsn: c.committed_lsn.load(Ordering::Relaxed),
+            replayed_records: c.replayed_records.load(Ordering::Relaxed),
+            indexer_errors: c.indexer_errors.load(Ordering::Relaxed),
+            indexer_healthy: self.indexer_healthy.load(Ordering::Relaxed),
+            wal: self.wal.stats(),
+            recovery: self.recovery.clone(),
+        }
+    }
+
+    /// Stop accepting, drain the WAL writer, commit what is staged, stop background tasks.
+    pub async fn shutdown(&self) {
+        self.closing.store(true, Ordering::Release);
+        let wal = self.wal.clone();
+        let _ = tokio::task::spawn_blocking(move || wal.shutdown()).await;
+        let _ = self.shutdown_tx.send(true);
+        let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *self.tasks.lock());
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// WAL payload: the records as NDJSON (human-inspectable, and the same form clients send).
+fn encode(records: &[LogRecord]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(records.len() * 320);
+    for r in records {
+        serde_json::to_writer(&mut out, r).expect("a LogRecord always serialises");
+        out.push(b'\n');
+    }
+    out
+}
+
+fn decode(payload: &[u8]) -> Result<Vec<LogRecord>, serde_json::Error> {
+    payload
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(serde_json::from_slice)
+        .collect()
+}
+
+/// Feed every WAL record after the checkpoint to the indexer, before new appends arrive.
+async fn replay(
+    wal: &Arc<Wal<Entry>>,
+    tx: &mpsc::UnboundedSender<(Lsn, Entry)>,
+    counters: &Arc<Counters>,
+) -> anyhow::Result<u64> {
+    let wal = wal.clone();
+    let tx = tx.clone();
+    let counters = counters.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut records = 0u64;
+        wal.replay(|lsn, payload| match decode(&payload) {
+            Ok(recs) => {
+                records += recs.len() as u64;
+                counters.pending_bytes.fetch_add(payload.len() as u64, Ordering::AcqRel);
+                let entry = Entry { records: Arc::new(recs), bytes: payload.len() as u64 };
+                let _ = tx.send((lsn, entry));
+            }
+            // The checksum matched, so this is not disk damage but a record we cannot read
+            // (e.g. written by a newer version). Keep going; say so loudly.
+            Err(e) => tracing::error!(lsn, error = %e, "skipping undecodable write-ahead log record"),
+        })?;
+        counters.replayed_records.store(records, Ordering::Relaxed);
+        Ok(records)
+    })
+    .await?
+}
+
+struct Indexer {
+    store: Arc<dyn LogStore>,
+    wal: Arc<Wal<Entry>>,
+    counters: Arc<Counters>,
+    healthy: Arc<AtomicBool>,
+    interval: Duration,
+}
+
+impl Indexer {
+    /// Stage entries as they come; commit every `interval`. At shutdown (signalled after the WAL
+    /// writer has drained), stage what is still queued, commit, and exit.
+    async fn run(self, mut rx: mpsc::UnboundedReceiver<(Lsn, Entry)>, mut shutdown: watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(self.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut staged: Option<Lsn> = None;
+        let mut staged_bytes = 0u64;
+        let mut staged_records = 0u64;
+        loop {
+            tokio::select! {
+                msg = rx.recv() => {
+                    let Some((lsn, entry)) = msg else { break };
+                    self.stage(lsn, &entry).await;
+                    staged = Some(lsn);
+                    staged_bytes += entry.bytes;
+                    staged_records += entry.records.len() as u64;
+                }
+                _ = ticker.tick() => {
+                    if let Some(lsn) = staged {
+                        if self.commit(lsn, staged_bytes, staged_records).await {
+                            staged = None;
+                            staged_bytes = 0;
+                            staged_records = 0;
+                        }
+                    }
+                }
+                _ = shutdown.changed() => {
+                    while let Ok((lsn, entry)) = rx.try_recv() {
+                        self.stage(lsn, &entry).await;
+                        staged = Some(lsn);
+                        staged_bytes += entry.bytes;
+                        staged_records += entry.records.len() as u64;
+                    }
+                    break;
+                }
+            }
+        }
+        if let Some(lsn) = staged {
+            self.commit(lsn, staged_bytes, staged_records).await;
+        }
+        tracing::info!("indexer stopped");
+    }
+
+    /// Stage one entry, retrying until the store takes it: dropping it would lose acked logs.
+    async fn stage(&self, lsn: Lsn, entry: &Entry) {
+        let mut backoff = Duration::from_millis(100);
+        while let Err(e) = self.store.add(lsn, entry.records.clone()).await {
+            self.counters.indexer_errors.fetch_add(1, Ordering::Relaxed);
+            self.healthy.store(false, Ordering::Relaxed);
+            tracing::error!(lsn, error = %e, "indexing failed; retrying");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    async fn commit(&self, lsn: Lsn, bytes: u64, records: u64) -> bool {
+        let started = Instant::now();
+        if let Err(e) = self.store.commit(lsn).await {
+            self.counters.indexer_errors.fetch_add(1, Ordering::Relaxed);
+            self.healthy.store(false, Ordering::Relaxed);
+            tracing::error!(lsn, error = %e, "index commit failed; will retry");
+            return false;
+        }
+        self.healthy.store(true, Ordering::Relaxed);
+        let c = &self.counters;
+        c.commits.fetch_add(1, Ordering::Relaxed);
+        c.last_commit_ms.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        c.committed_lsn.store(lsn, Ordering::Relaxed);
+        c.indexed_records.fetch_add(records, Ordering::Relaxed);
+        c.pending_bytes.fetch_sub(bytes, Ordering::AcqRel);
+        let wal = self.wal.clone();
+        match tokio::task::spawn_blocking(move || wal.checkpoint(lsn)).await {
+            Ok(Ok(())) => {}
+            // The data is committed; a failed checkpoint only means more replay after a crash.
+            Ok(Err(e)) => tracing::warn!(lsn, error = %e, "write-ahead log checkpoint failed"),
+            Err(e) => tracing::warn!(lsn, error = %e, "write-ahead log checkpoint task failed"),
+        }
+        true
+    }
+}
+
+async fn retention_loop(
+    store: Arc<dyn LogStore>,
+    days: u32,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let cutoff = Utc::now() - chrono::Duration::days(days as i64);
+        match store.apply_retention(cutoff).await {
+            Ok(dropped) if !dropped.is_empty() => tracing::info!(?dropped, "retention dropped partitions"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "retention failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logflow_core::query::Query;
+    use logflow_core::search::SearchRequest;
+    use logflow_core::Level;
+    use logflow_store::tantivy_engine::{TantivyStore, WriterConfig};
+
+    fn records(n: usize, tag: &str) -> Vec<LogRecord> {
+        (0..n)
+            .map(|i| LogRecord {
+                id: format!("{tag}-{i:05}"),
+                timestamp: Utc::now(),
+                service: "svc".into(),
+                level: Level::Info,
+                message: format!("message {tag} {i}"),
+                host: None,
+                correlation_id: None,
+                request_id: None,
+                trace_id: None,
+                span_id: None,
+                attributes: Default::default(),
+            })
+            .collect()
+    }
+
+    async fn count(store: &Arc<dyn LogStore>) -> u64 {
+        store.search(&SearchRequest::new(Query::All)).await.unwrap().total
+    }
+
+    async fn start(dir: &std::path::Path, max_pending: u64) -> Arc<Pipeline> {
+        let store: Arc<dyn LogStore> =
+            Arc::new(TantivyStore::open(&dir.join("index"), WriterConfig { heap_bytes: 20 << 20, ..Default::default() }).unwrap());
+        let mut cfg = PipelineConfig::new(dir.join("wal"));
+        cfg.commit_interval = Duration::from_millis(100);
+        cfg.max_pending_bytes = max_pending;
+        Pipeline::start(cfg, store).await.unwrap()
+    }
+
+    async fn wait_for(store: &Arc<dyn LogStore>, n: u64) {
+        for _ in 0..100 {
+            if count(store).await == n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("expected {n} logs, have {}", count(store).await);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ingested_logs_become_searchable_and_wal_is_checkpointed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = start(dir.path(), 64 << 20).await;
+        for i in 0..5 {
+            p.ingest(records(100, &format!("b{i}"))).await.unwrap();
+        }
+        wait_for(p.store(), 500).await;
+        let st = p.stats();
+        assert_eq!((st.accepted_records, st.indexed_records, st.pending_bytes), (500, 500, 0));
+        assert_eq!(st.wal.checkpoint, st.committed_lsn);
+        p.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn restart_replays_without_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = start(dir.path(), 64 << 20).await;
+        p.ingest(records(50, "x")).await.unwrap();
+        wait_for(p.store(), 50).await;
+        p.ingest(records(30, "y")).await.unwrap();
+        p.shutdown().await;
+        drop(p);
+        let p = start(dir.path(), 64 << 20).await;
+        wait_for(p.store(), 80).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(count(p.store()).await, 80);
+        p.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn backpressure_when_pending_exceeds_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        // A limit smaller than one batch: the first is admitted, then ingest refuses until commit.
+        let p = start(dir.path(), 1).await;
+        p.ingest(records(10, "a")).await.unwrap();
+        let err = p.ingest(records(10, "b")).await.unwrap_err();
+        assert!(matches!(err, IngestError::Backpressure { retry_after_secs: 1, .. }), "{err}");
+        wait_for(p.store(), 10).await;
+        p.ingest(records(10, "c")).await.unwrap();
+        assert_eq!(p.stats().rejected_backpressure, 1);
+        p.shutdown().await;
+    }
+}
