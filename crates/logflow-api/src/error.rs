@@ -61,10 +61,9 @@ impl From<logflow_ingest::IngestError> for ApiError {
     fn from(e: logflow_ingest::IngestError) -> Self {
         use logflow_ingest::IngestError as E;
         match e {
-            E::Backpressure { retry_after_secs, .. } => ApiError::Unavailable {
-                message: format!("{e}: indexing is behind, slow down"),
-                retry_after_secs,
-            },
+            E::Backpressure { retry_after_secs, .. } => {
+                ApiError::Unavailable { message: format!("{e}: indexing is behind, slow down"), retry_after_secs }
+            }
             E::ShuttingDown => ApiError::Unavailable { message: "server is shutting down".into(), retry_after_secs: 5 },
             E::Wal(w) => ApiError::Internal(anyhow::anyhow!(w)),
         }
@@ -84,8 +83,7 @@ impl IntoResponse for ApiError {
         };
         let mut resp = (status, Json(ErrorBody { error, detail })).into_response();
         if let ApiError::Unavailable { retry_after_secs, .. } = self {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         resp
     }

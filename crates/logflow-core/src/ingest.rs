@@ -148,10 +148,9 @@ fn push_item(batch: &mut ParsedBatch, index: usize, item: Value, limits: &Ingest
             Ok(rec) => batch.records.push(rec),
             Err(error) => batch.errors.push(ItemError { index, error }),
         },
-        other => batch.errors.push(ItemError {
-            index,
-            error: format!("item must be a JSON object, not {}", json_kind(&other)),
-        }),
+        other => batch
+            .errors
+            .push(ItemError { index, error: format!("item must be a JSON object, not {}", json_kind(&other)) }),
     }
 }
 
@@ -168,8 +167,8 @@ fn json_kind(v: &Value) -> &'static str {
 
 /// Validate and normalise one item.
 pub fn parse_item(mut map: Map<String, Value>, limits: &IngestLimits, now: DateTime<Utc>) -> Result<LogRecord, String> {
-    let service = take_string(&mut map, &["service"], limits.max_field_bytes)?
-        .ok_or("missing required field 'service'")?;
+    let service =
+        take_string(&mut map, &["service"], limits.max_field_bytes)?.ok_or("missing required field 'service'")?;
     if service.trim().is_empty() {
         return Err("field 'service' must not be empty".into());
     }
@@ -251,27 +250,30 @@ fn take_level(map: &mut Map<String, Value>) -> Result<Level, String> {
     })
 }
 
-fn take_timestamp(map: &mut Map<String, Value>, limits: &IngestLimits, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+fn take_timestamp(
+    map: &mut Map<String, Value>,
+    limits: &IngestLimits,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, String> {
     let value = map.remove("timestamp").or_else(|| map.remove("@timestamp"));
     let ts = match value {
         None | Some(Value::Null) => return Ok(now),
-        Some(Value::String(s)) => DateTime::parse_from_rfc3339(s.trim())
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| {
+        Some(Value::String(s)) => {
+            DateTime::parse_from_rfc3339(s.trim()).map(|t| t.with_timezone(&Utc)).map_err(|e| {
                 format!(
                     "field 'timestamp' ('{}') is not RFC 3339 ({e}); example: 2025-10-24T08:30:00Z",
                     truncate_for_error(&s)
                 )
-            })?,
+            })?
+        }
         Some(Value::Number(n)) => epoch_number(n.as_f64().unwrap_or(f64::NAN))
             .ok_or_else(|| format!("field 'timestamp' ({n}) is not a valid Unix epoch"))?,
-        Some(other) => return Err(format!("field 'timestamp' must be a string or a number, not {}", json_kind(&other))),
+        Some(other) => {
+            return Err(format!("field 'timestamp' must be a string or a number, not {}", json_kind(&other)))
+        }
     };
     // Truncate to microseconds: the precision every engine stores.
-    let ts = Utc
-        .timestamp_micros(ts.timestamp_micros())
-        .single()
-        .ok_or("field 'timestamp' is out of range")?;
+    let ts = Utc.timestamp_micros(ts.timestamp_micros()).single().ok_or("field 'timestamp' is out of range")?;
     if ts < now - limits.max_age {
         return Err(format!(
             "timestamp {} is older than the retention period ({} days)",
@@ -323,7 +325,10 @@ fn check_attributes(attrs: &Map<String, Value>, limits: &IngestLimits) -> Result
     }
     let d = attrs.values().map(depth).max().unwrap_or(0) + 1;
     if d > limits.max_attribute_depth {
-        return Err(format!("attributes are nested {d} levels deep, above the limit of {}", limits.max_attribute_depth));
+        return Err(format!(
+            "attributes are nested {d} levels deep, above the limit of {}",
+            limits.max_attribute_depth
+        ));
     }
     let size = serde_json::to_vec(attrs).map(|v| v.len()).unwrap_or(usize::MAX);
     if size > limits.max_attributes_bytes {
@@ -391,7 +396,8 @@ mod tests {
 
     #[test]
     fn per_item_errors_keep_valid_items() {
-        let body = r#"[{"service":"a","message":"ok"}, 7, {"service":"a"}, {"service":"b","message":"x","level":"loud"}]"#;
+        let body =
+            r#"[{"service":"a","message":"ok"}, 7, {"service":"a"}, {"service":"b","message":"x","level":"loud"}]"#;
         let b = parse(body, BodyFormat::Json).unwrap();
         assert_eq!(b.records.len(), 1);
         let idx: Vec<usize> = b.errors.iter().map(|e| e.index).collect();
@@ -428,7 +434,9 @@ mod tests {
     #[test]
     fn epoch_timestamps_by_magnitude() {
         let want = "2025-10-24T11:00:00.000000Z";
-        for ts in [json!(1761303600), json!(1761303600000i64), json!(1761303600000000i64), json!(1761303600000000000i64)] {
+        for ts in
+            [json!(1761303600), json!(1761303600000i64), json!(1761303600000000i64), json!(1761303600000000000i64)]
+        {
             let r = one(json!({"service":"a","message":"m","timestamp":ts})).unwrap();
             assert_eq!(crate::model::format_timestamp(&r.timestamp), want, "{ts}");
         }

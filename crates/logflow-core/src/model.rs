@@ -35,13 +35,7 @@ pub enum Level {
 }
 
 impl Level {
-    pub const ALL: [Level; 5] = [
-        Level::Debug,
-        Level::Info,
-        Level::Warning,
-        Level::Error,
-        Level::Critical,
-    ];
+    pub const ALL: [Level; 5] = [Level::Debug, Level::Info, Level::Warning, Level::Error, Level::Critical];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -65,9 +59,7 @@ impl Level {
             "info" | "information" | "informational" | "notice" => Level::Info,
             "warn" | "warning" => Level::Warning,
             "error" | "err" => Level::Error,
-            "critical" | "crit" | "fatal" | "alert" | "emergency" | "emerg" | "panic" => {
-                Level::Critical
-            }
+            "critical" | "crit" | "fatal" | "alert" | "emergency" | "emerg" | "panic" => Level::Critical,
             _ => return None,
         })
     }
@@ -155,9 +147,7 @@ pub mod rfc3339_micros {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
         let raw = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        DateTime::parse_from_rfc3339(&raw)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(serde::de::Error::custom)
+        DateTime::parse_from_rfc3339(&raw).map(|t| t.with_timezone(&Utc)).map_err(serde::de::Error::custom)
     }
 }
 
@@ -209,9 +199,7 @@ mod tests {
     fn record_round_trips_through_json() {
         let rec = LogRecord {
             id: new_id(),
-            timestamp: DateTime::parse_from_rfc3339("2025-10-24T08:30:00.123456+02:00")
-                .unwrap()
-                .with_timezone(&Utc),
+            timestamp: DateTime::parse_from_rfc3339("2025-10-24T08:30:00.123456+02:00").unwrap().with_timezone(&Utc),
             service: "auth-service".into(),
             level: Level::Warning,
             message: "token expired".into(),

@@ -172,9 +172,7 @@ impl Field {
             "trace_id" => Field::TraceId,
             "span_id" => Field::SpanId,
             // The prefix is ASCII, so its byte length is a char boundary in `name` too.
-            _ if lower.starts_with(ATTRIBUTES_PREFIX) => {
-                Field::Attribute(name[ATTRIBUTES_PREFIX.len()..].to_string())
-            }
+            _ if lower.starts_with(ATTRIBUTES_PREFIX) => Field::Attribute(name[ATTRIBUTES_PREFIX.len()..].to_string()),
             _ => Field::Attribute(name.to_string()),
         }
     }
@@ -262,10 +260,7 @@ pub struct QueryError {
 
 impl QueryError {
     fn new(position: usize, message: impl Into<String>) -> Self {
-        QueryError {
-            position,
-            message: message.into(),
-        }
+        QueryError { position, message: message.into() }
     }
 }
 
@@ -311,17 +306,8 @@ fn collapse(mut items: Vec<Query>, empty: Query, many: fn(Vec<Query>) -> Query) 
 pub fn parse(input: &str) -> Result<Query, QueryError> {
     if input.len() > MAX_QUERY_BYTES {
         // Report the first character past the limit, in characters like every other position.
-        let position = input
-            .char_indices()
-            .take_while(|(byte, _)| *byte < MAX_QUERY_BYTES)
-            .count();
-        return fail(
-            position,
-            format!(
-                "query is too long ({} bytes, at most {MAX_QUERY_BYTES} allowed)",
-                input.len()
-            ),
-        );
+        let position = input.char_indices().take_while(|(byte, _)| *byte < MAX_QUERY_BYTES).count();
+        return fail(position, format!("query is too long ({} bytes, at most {MAX_QUERY_BYTES} allowed)", input.len()));
     }
     let mut parser = Parser::new(input);
     parser.skip_ws();
@@ -414,12 +400,7 @@ struct Parser {
 
 impl Parser {
     fn new(input: &str) -> Self {
-        Parser {
-            chars: input.chars().collect(),
-            pos: 0,
-            depth: 0,
-            clauses: 0,
-        }
+        Parser { chars: input.chars().collect(), pos: 0, depth: 0, clauses: 0 }
     }
 
     // ----- cursor helpers -----
@@ -447,8 +428,7 @@ impl Parser {
             }
             len += 1;
         }
-        self.peek_at(len)
-            .is_none_or(|c| ends_word(c) || extra_ends.contains(&c))
+        self.peek_at(len).is_none_or(|c| ends_word(c) || extra_ends.contains(&c))
     }
 
     fn peek_op(&self) -> Peek {
@@ -487,10 +467,7 @@ impl Parser {
     fn enter(&mut self, at: usize) -> PResult<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return fail(
-                at,
-                format!("query is nested too deeply (at most {MAX_DEPTH} levels)"),
-            );
+            return fail(at, format!("query is nested too deeply (at most {MAX_DEPTH} levels)"));
         }
         Ok(())
     }
@@ -498,10 +475,7 @@ impl Parser {
     fn count_clause(&mut self, at: usize) -> PResult<()> {
         self.clauses += 1;
         if self.clauses > MAX_CLAUSES {
-            return fail(
-                at,
-                format!("too many clauses (at most {MAX_CLAUSES} allowed)"),
-            );
+            return fail(at, format!("too many clauses (at most {MAX_CLAUSES} allowed)"));
         }
         Ok(())
     }
@@ -555,9 +529,7 @@ impl Parser {
             }
             Peek::Open => self.parse_group(ctx),
             Peek::Atom => self.parse_clause(ctx),
-            Peek::And(name, _) | Peek::Or(name, _) => {
-                fail(start, format!("'{name}' must be preceded by a term"))
-            }
+            Peek::And(name, _) | Peek::Or(name, _) => fail(start, format!("'{name}' must be preceded by a term")),
             Peek::Close => fail(start, "unmatched ')'"),
             Peek::End | Peek::Plus => fail(start, "expected a term"),
         }
@@ -609,10 +581,9 @@ impl Parser {
         let at = self.pos;
         match self.peek() {
             None | Some(')') => fail(at, format!("missing value after '{raw_name}:'")),
-            Some(c) if c.is_whitespace() => fail(
-                at,
-                format!("missing value after '{raw_name}:' (no space is allowed after ':')"),
-            ),
+            Some(c) if c.is_whitespace() => {
+                fail(at, format!("missing value after '{raw_name}:' (no space is allowed after ':')"))
+            }
             Some('(') => self.parse_group(Some(&field)),
             Some('"') => self.parse_quoted_value(Some(&field), at),
             Some('[' | '{' | '<' | '>') => {
@@ -639,12 +610,7 @@ impl Parser {
         }
     }
 
-    fn word_query(
-        &mut self,
-        ctx: Option<&Field>,
-        word: &[(char, bool)],
-        at: usize,
-    ) -> PResult<Query> {
+    fn word_query(&mut self, ctx: Option<&Field>, word: &[(char, bool)], at: usize) -> PResult<Query> {
         if ctx.is_none() && matches!(word, [('*', false)]) {
             return Ok(Query::All);
         }
@@ -659,29 +625,19 @@ impl Parser {
                 "wildcards are not supported on level; use e.g. level:(ERROR OR CRITICAL) or level:>=WARNING",
             );
         }
-        Ok(Query::Wildcard {
-            field,
-            pattern: wildcard_pattern(word),
-        })
+        Ok(Query::Wildcard { field, pattern: wildcard_pattern(word) })
     }
 
     // ----- ranges -----
 
     fn parse_range(&mut self, field: Field, at: usize) -> PResult<Query> {
-        let (lower, upper) = if matches!(self.peek(), Some('[' | '{')) {
-            self.bracket_bounds()?
-        } else {
-            self.comparison_bounds()?
-        };
+        let (lower, upper) =
+            if matches!(self.peek(), Some('[' | '{')) { self.bracket_bounds()? } else { self.comparison_bounds()? };
         self.count_clause(at)?;
         if field == Field::Level {
             return level_range(&lower, &upper, at);
         }
-        Ok(Query::Range {
-            field,
-            lower,
-            upper,
-        })
+        Ok(Query::Range { field, lower, upper })
     }
 
     /// `>v`, `>=v`, `<v`, `<=v`.
@@ -696,16 +652,10 @@ impl Parser {
         self.pos += len;
         let at = self.pos;
         if let Some(c @ ('<' | '>' | '=')) = self.peek() {
-            return fail(
-                op_at,
-                format!("invalid comparison '{op}{c}'; use >, >=, < or <="),
-            );
+            return fail(op_at, format!("invalid comparison '{op}{c}'; use >, >=, < or <="));
         }
         let Some(value) = self.read_bound(&[], &format!("missing value after '{op}'"))? else {
-            return fail(
-                at,
-                format!("'*' is not a value for '{op}'; write e.g. >=100 or [100 TO *]"),
-            );
+            return fail(at, format!("'*' is not a value for '{op}'; write e.g. >=100 or [100 TO *]"));
         };
         Ok(match op {
             ">" => (Bound::Excluded(value), Bound::Unbounded),
@@ -727,10 +677,7 @@ impl Parser {
             return fail(open, UNCLOSED);
         }
         if self.keyword_at("TO", STOPS) {
-            return fail(
-                self.pos,
-                "missing lower bound before 'TO' (use * for an open end)",
-            );
+            return fail(self.pos, "missing lower bound before 'TO' (use * for an open end)");
         }
         let lower = self.read_bound(STOPS, "missing lower bound (use * for an open end)")?;
         self.skip_ws();
@@ -738,20 +685,14 @@ impl Parser {
             return fail(open, UNCLOSED);
         }
         if !self.keyword_at("TO", STOPS) {
-            return fail(
-                self.pos,
-                "expected 'TO' between the range bounds, e.g. [100 TO 500]",
-            );
+            return fail(self.pos, "expected 'TO' between the range bounds, e.g. [100 TO 500]");
         }
         self.pos += 2;
         self.skip_ws();
         if self.peek().is_none() {
             return fail(open, UNCLOSED);
         }
-        let upper = self.read_bound(
-            STOPS,
-            "missing upper bound after 'TO' (use * for an open end)",
-        )?;
+        let upper = self.read_bound(STOPS, "missing upper bound after 'TO' (use * for an open end)")?;
         self.skip_ws();
         let upper_inclusive = match self.peek() {
             Some(']') => true,
@@ -760,10 +701,7 @@ impl Parser {
             Some(_) => return fail(self.pos, "expected ']' or '}' to close the range"),
         };
         self.pos += 1;
-        Ok((
-            make_bound(lower, lower_inclusive),
-            make_bound(upper, upper_inclusive),
-        ))
+        Ok((make_bound(lower, lower_inclusive), make_bound(upper, upper_inclusive)))
     }
 
     /// A range bound: a quoted string or a word; `None` for a bare `*` (open end).
@@ -858,8 +796,7 @@ fn word_text(word: &[(char, bool)]) -> String {
 }
 
 fn has_wildcard(word: &[(char, bool)]) -> bool {
-    word.iter()
-        .any(|&(c, escaped)| !escaped && matches!(c, '*' | '?'))
+    word.iter().any(|&(c, escaped)| !escaped && matches!(c, '*' | '?'))
 }
 
 /// Build a wildcard pattern, keeping escaped `*`, `?` and `\` escaped so they stay literal.
@@ -891,25 +828,15 @@ fn decode_pattern(pattern: &str) -> Vec<(char, bool)> {
 /// Quoted message text: several words make a phrase, one word is just a term.
 fn message_text(text: &str) -> Query {
     if text.contains(char::is_whitespace) {
-        Query::Phrase {
-            field: Field::Message,
-            text: text.to_string(),
-        }
+        Query::Phrase { field: Field::Message, text: text.to_string() }
     } else {
-        Query::Term {
-            field: Field::Message,
-            value: text.to_string(),
-        }
+        Query::Term { field: Field::Message, value: text.to_string() }
     }
 }
 
 /// An exact term; levels are normalised here so engines only ever see canonical names.
 fn term(field: Field, value: String, at: usize) -> PResult<Query> {
-    let value = if field == Field::Level {
-        normalize_level(&value, at)?.as_str().to_string()
-    } else {
-        value
-    };
+    let value = if field == Field::Level { normalize_level(&value, at)?.as_str().to_string() } else { value };
     Ok(Query::Term { field, value })
 }
 
@@ -927,10 +854,7 @@ fn normalize_level(raw: &str, at: usize) -> PResult<Level> {
 
 fn field_from_word(word: &[(char, bool)], start: usize) -> PResult<(Field, String)> {
     if word.is_empty() {
-        return fail(
-            start,
-            "missing field name before ':' (write \\: to search for a literal ':')",
-        );
+        return fail(start, "missing field name before ':' (write \\: to search for a literal ':')");
     }
     for (offset, &(c, escaped)) in word.iter().enumerate() {
         // The first escaped character ends the scan, so `start + offset` is still exact.
@@ -952,19 +876,13 @@ fn field_from_word(word: &[(char, bool)], start: usize) -> PResult<(Field, Strin
 fn check_field_name(name: &str, at: usize) -> PResult<()> {
     let lower = name.to_ascii_lowercase();
     if lower == "timestamp" || lower == "@timestamp" {
-        return fail(
-            at,
-            "the query cannot filter on timestamp: use start_time/end_time or since to filter by time",
-        );
+        return fail(at, "the query cannot filter on timestamp: use start_time/end_time or since to filter by time");
     }
     if lower == "attributes" {
         return fail(at, "'attributes' needs a path, e.g. attributes.user.id:42");
     }
     if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
-        return fail(
-            at,
-            format!("invalid field name '{name}': empty path segment"),
-        );
+        return fail(at, format!("invalid field name '{name}': empty path segment"));
     }
     Ok(())
 }
@@ -985,10 +903,7 @@ fn range_field(ctx: Option<&Field>, at: usize) -> PResult<Field> {
 
 fn check_range_field(field: &Field, at: usize) -> PResult<()> {
     if *field == Field::Message {
-        return fail(
-            at,
-            "ranges are not supported on message; search words or phrases instead",
-        );
+        return fail(at, "ranges are not supported on message; search words or phrases instead");
     }
     Ok(())
 }
@@ -1008,10 +923,7 @@ fn level_range(lower: &Bound, upper: &Bound, at: usize) -> PResult<Query> {
     let terms: Vec<Query> = Level::ALL
         .into_iter()
         .filter(|level| range.contains(level))
-        .map(|level| Query::Term {
-            field: Field::Level,
-            value: level.as_str().to_string(),
-        })
+        .map(|level| Query::Term { field: Field::Level, value: level.as_str().to_string() })
         .collect();
     if terms.is_empty() {
         return fail(at, "this level range matches no level");
@@ -1052,11 +964,7 @@ impl fmt::Display for Query {
                 write_prefix(f, field)?;
                 write_escaped(f, decode_pattern(pattern), false)
             }
-            Query::Range {
-                field,
-                lower,
-                upper,
-            } => write_range(f, field, lower, upper),
+            Query::Range { field, lower, upper } => write_range(f, field, lower, upper),
             Query::And(items) => write_joined(f, items, " AND "),
             Query::Or(items) => write_joined(f, items, " OR "),
             Query::Not(inner) => {
@@ -1074,34 +982,19 @@ fn write_prefix(f: &mut fmt::Formatter<'_>, field: &Field) -> fmt::Result {
     write!(f, "{}:", field.name())
 }
 
-fn write_range(
-    f: &mut fmt::Formatter<'_>,
-    field: &Field,
-    lower: &Bound,
-    upper: &Bound,
-) -> fmt::Result {
+fn write_range(f: &mut fmt::Formatter<'_>, field: &Field, lower: &Bound, upper: &Bound) -> fmt::Result {
     write_prefix(f, field)?;
-    f.write_char(if matches!(lower, Bound::Excluded(_)) {
-        '{'
-    } else {
-        '['
-    })?;
+    f.write_char(if matches!(lower, Bound::Excluded(_)) { '{' } else { '[' })?;
     write_bound(f, lower)?;
     f.write_str(" TO ")?;
     write_bound(f, upper)?;
-    f.write_char(if matches!(upper, Bound::Excluded(_)) {
-        '}'
-    } else {
-        ']'
-    })
+    f.write_char(if matches!(upper, Bound::Excluded(_)) { '}' } else { ']' })
 }
 
 fn write_bound(f: &mut fmt::Formatter<'_>, bound: &Bound) -> fmt::Result {
     match bound {
         Bound::Unbounded => f.write_char('*'),
-        Bound::Included(v) | Bound::Excluded(v) => {
-            write_escaped(f, v.chars().map(|c| (c, true)), true)
-        }
+        Bound::Included(v) | Bound::Excluded(v) => write_escaped(f, v.chars().map(|c| (c, true)), true),
     }
 }
 
@@ -1183,17 +1076,11 @@ mod tests {
     fn assert_err(input: &str, position: usize, needle: &str) {
         let e = err(input);
         assert_eq!(e.position, position, "{input:?}: {e}");
-        assert!(
-            e.message.contains(needle),
-            "{input:?}: {e} (wanted {needle:?})"
-        );
+        assert!(e.message.contains(needle), "{input:?}: {e} (wanted {needle:?})");
     }
 
     fn t(field: Field, value: &str) -> Query {
-        Query::Term {
-            field,
-            value: value.into(),
-        }
+        Query::Term { field, value: value.into() }
     }
 
     fn m(value: &str) -> Query {
@@ -1205,18 +1092,11 @@ mod tests {
     }
 
     fn wc(field: Field, pattern: &str) -> Query {
-        Query::Wildcard {
-            field,
-            pattern: pattern.into(),
-        }
+        Query::Wildcard { field, pattern: pattern.into() }
     }
 
     fn range(field: Field, lower: Bound, upper: Bound) -> Query {
-        Query::Range {
-            field,
-            lower,
-            upper,
-        }
+        Query::Range { field, lower, upper }
     }
 
     fn inc(v: &str) -> Bound {
@@ -1257,10 +1137,7 @@ mod tests {
 
     #[test]
     fn phrases() {
-        let phrase = Query::Phrase {
-            field: Field::Message,
-            text: "connection refused".into(),
-        };
+        let phrase = Query::Phrase { field: Field::Message, text: "connection refused".into() };
         assert_eq!(ok("\"connection refused\""), phrase);
         assert_eq!(ok("message:\"connection refused\""), phrase);
         assert_eq!(ok("msg:\"connection refused\""), phrase);
@@ -1271,25 +1148,16 @@ mod tests {
         assert_eq!(ok("\"pay*\""), m("pay*"));
         assert_eq!(
             ok(r#""say \"hi\" \\ there""#),
-            Query::Phrase {
-                field: Field::Message,
-                text: r#"say "hi" \ there"#.into()
-            }
+            Query::Phrase { field: Field::Message, text: r#"say "hi" \ there"#.into() }
         );
         assert_eq!(ok("\"a\"\"b\""), and(vec![m("a"), m("b")]));
     }
 
     #[test]
     fn quoted_values_on_other_fields_are_exact_terms() {
-        assert_eq!(
-            ok("service:\"billing api\""),
-            t(Field::Service, "billing api")
-        );
+        assert_eq!(ok("service:\"billing api\""), t(Field::Service, "billing api"));
         assert_eq!(ok("host:\"web*\""), t(Field::Host, "web*"));
-        assert_eq!(
-            ok("attributes.error:\"no route\""),
-            t(attr("error"), "no route")
-        );
+        assert_eq!(ok("attributes.error:\"no route\""), t(attr("error"), "no route"));
         assert_eq!(ok("level:\"fatal\""), t(Field::Level, "CRITICAL"));
     }
 
@@ -1370,10 +1238,7 @@ mod tests {
         assert_eq!(ok("a AND NOT b"), and(vec![m("a"), not(m("b"))]));
         assert_eq!(ok("a OR !b"), or(vec![m("a"), not(m("b"))]));
         assert_eq!(ok("NOT NOT a"), not(not(m("a"))));
-        assert_eq!(
-            ok("error -service:healthcheck"),
-            and(vec![m("error"), not(t(Field::Service, "healthcheck"))])
-        );
+        assert_eq!(ok("error -service:healthcheck"), and(vec![m("error"), not(t(Field::Service, "healthcheck"))]));
         // Lower-case keywords and keyword-like words are plain text.
         assert_eq!(ok("a and b"), and(vec![m("a"), m("and"), m("b")]));
         assert_eq!(ok("ANDROID"), m("ANDROID"));
@@ -1383,14 +1248,8 @@ mod tests {
 
     #[test]
     fn precedence_not_and_or() {
-        assert_eq!(
-            ok("a OR b AND c"),
-            or(vec![m("a"), and(vec![m("b"), m("c")])])
-        );
-        assert_eq!(
-            ok("a b OR c d"),
-            or(vec![and(vec![m("a"), m("b")]), and(vec![m("c"), m("d")])])
-        );
+        assert_eq!(ok("a OR b AND c"), or(vec![m("a"), and(vec![m("b"), m("c")])]));
+        assert_eq!(ok("a b OR c d"), or(vec![and(vec![m("a"), m("b")]), and(vec![m("c"), m("d")])]));
         assert_eq!(ok("NOT a AND b"), and(vec![not(m("a")), m("b")]));
         assert_eq!(ok("NOT a OR b"), or(vec![not(m("a")), m("b")]));
         assert_eq!(ok("a OR b OR c"), or(vec![m("a"), m("b"), m("c")]));
@@ -1398,10 +1257,7 @@ mod tests {
 
     #[test]
     fn parentheses_group_and_flatten() {
-        assert_eq!(
-            ok("(a OR b) c"),
-            and(vec![or(vec![m("a"), m("b")]), m("c")])
-        );
+        assert_eq!(ok("(a OR b) c"), and(vec![or(vec![m("a"), m("b")]), m("c")]));
         assert_eq!(ok("NOT (a OR b)"), not(or(vec![m("a"), m("b")])));
         assert_eq!(ok("-(a b)"), not(and(vec![m("a"), m("b")])));
         assert_eq!(ok("(a AND b) AND c"), and(vec![m("a"), m("b"), m("c")]));
@@ -1423,42 +1279,18 @@ mod tests {
     #[test]
     fn field_grouping_applies_the_field_inside() {
         let svc = |v| t(Field::Service, v);
-        assert_eq!(
-            ok("service:(auth OR billing)"),
-            or(vec![svc("auth"), svc("billing")])
-        );
-        assert_eq!(
-            ok("service:(auth billing)"),
-            and(vec![svc("auth"), svc("billing")])
-        );
+        assert_eq!(ok("service:(auth OR billing)"), or(vec![svc("auth"), svc("billing")]));
+        assert_eq!(ok("service:(auth billing)"), and(vec![svc("auth"), svc("billing")]));
         assert_eq!(ok("service:(-auth)"), not(svc("auth")));
-        assert_eq!(
-            ok("service:(auth OR host:web-1)"),
-            or(vec![svc("auth"), t(Field::Host, "web-1")])
-        );
-        assert_eq!(
-            ok("service:(auth-* OR \"my api\")"),
-            or(vec![wc(Field::Service, "auth-*"), svc("my api")])
-        );
-        assert_eq!(
-            ok("level:(warn OR err)"),
-            or(vec![t(Field::Level, "WARNING"), t(Field::Level, "ERROR")])
-        );
+        assert_eq!(ok("service:(auth OR host:web-1)"), or(vec![svc("auth"), t(Field::Host, "web-1")]));
+        assert_eq!(ok("service:(auth-* OR \"my api\")"), or(vec![wc(Field::Service, "auth-*"), svc("my api")]));
+        assert_eq!(ok("level:(warn OR err)"), or(vec![t(Field::Level, "WARNING"), t(Field::Level, "ERROR")]));
         assert_eq!(
             ok("message:(\"a b\" c)"),
-            and(vec![
-                Query::Phrase {
-                    field: Field::Message,
-                    text: "a b".into()
-                },
-                m("c")
-            ])
+            and(vec![Query::Phrase { field: Field::Message, text: "a b".into() }, m("c")])
         );
         assert_eq!(ok("service:(*)"), wc(Field::Service, "*"));
-        assert_eq!(
-            ok("service:(a OR b) c"),
-            and(vec![or(vec![svc("a"), svc("b")]), m("c")])
-        );
+        assert_eq!(ok("service:(a OR b) c"), and(vec![or(vec![svc("a"), svc("b")]), m("c")]));
     }
 
     #[test]
@@ -1500,11 +1332,7 @@ mod tests {
             ("attributes.latency_ms:<500", Bound::Unbounded, exc("500")),
             ("attributes.latency_ms:<=500", Bound::Unbounded, inc("500")),
             ("attributes.latency_ms:>-1.5", exc("-1.5"), Bound::Unbounded),
-            (
-                "attributes.latency_ms:>=\"1 000\"",
-                inc("1 000"),
-                Bound::Unbounded,
-            ),
+            ("attributes.latency_ms:>=\"1 000\"", inc("1 000"), Bound::Unbounded),
         ];
         for (input, lower, upper) in cases {
             assert_eq!(ok(input), range(lat(), lower, upper), "{input}");
@@ -1529,14 +1357,8 @@ mod tests {
         for (input, lower, upper) in cases {
             assert_eq!(ok(input), range(st(), lower, upper), "{input}");
         }
-        assert_eq!(
-            ok("service:[a TO m]"),
-            range(Field::Service, inc("a"), inc("m"))
-        );
-        assert_eq!(
-            ok("id:>01J9"),
-            range(Field::Id, exc("01J9"), Bound::Unbounded)
-        );
+        assert_eq!(ok("service:[a TO m]"), range(Field::Service, inc("a"), inc("m")));
+        assert_eq!(ok("id:>01J9"), range(Field::Id, exc("01J9"), Bound::Unbounded));
     }
 
     #[test]
@@ -1544,15 +1366,9 @@ mod tests {
         let x = || attr("x");
         assert_eq!(
             ok("attributes.x:(>1 AND <5)"),
-            and(vec![
-                range(x(), exc("1"), Bound::Unbounded),
-                range(x(), Bound::Unbounded, exc("5"))
-            ])
+            and(vec![range(x(), exc("1"), Bound::Unbounded), range(x(), Bound::Unbounded, exc("5"))])
         );
-        assert_eq!(
-            ok("attributes.x:([1 TO 2] OR 7)"),
-            or(vec![range(x(), inc("1"), inc("2")), t(x(), "7")])
-        );
+        assert_eq!(ok("attributes.x:([1 TO 2] OR 7)"), or(vec![range(x(), inc("1"), inc("2")), t(x(), "7")]));
     }
 
     #[test]
@@ -1570,23 +1386,14 @@ mod tests {
     #[test]
     fn level_ranges_expand_by_severity() {
         let lvl = |v| t(Field::Level, v);
-        assert_eq!(
-            ok("level:>=warning"),
-            or(vec![lvl("WARNING"), lvl("ERROR"), lvl("CRITICAL")])
-        );
+        assert_eq!(ok("level:>=warning"), or(vec![lvl("WARNING"), lvl("ERROR"), lvl("CRITICAL")]));
         assert_eq!(ok("level:>error"), lvl("CRITICAL"));
         assert_eq!(ok("level:<info"), lvl("DEBUG"));
         assert_eq!(ok("level:<=info"), or(vec![lvl("DEBUG"), lvl("INFO")]));
-        assert_eq!(
-            ok("level:[info TO error}"),
-            or(vec![lvl("INFO"), lvl("WARNING")])
-        );
+        assert_eq!(ok("level:[info TO error}"), or(vec![lvl("INFO"), lvl("WARNING")]));
         assert_eq!(
             ok("level:>=warn service:api"),
-            and(vec![
-                or(vec![lvl("WARNING"), lvl("ERROR"), lvl("CRITICAL")]),
-                t(Field::Service, "api")
-            ])
+            and(vec![or(vec![lvl("WARNING"), lvl("ERROR"), lvl("CRITICAL")]), t(Field::Service, "api")])
         );
     }
 
@@ -1653,11 +1460,7 @@ mod tests {
     fn error_timestamp_field() {
         for input in ["timestamp:>2025-01-01", "a TIMESTAMP:x", "@timestamp:x"] {
             let e = err(input);
-            assert!(
-                e.message
-                    .contains("use start_time/end_time or since to filter by time"),
-                "{e}"
-            );
+            assert!(e.message.contains("use start_time/end_time or since to filter by time"), "{e}");
         }
         assert_eq!(err("a timestamp:x").position, 2);
         // An attribute that happens to be called timestamp is fine.
@@ -1724,19 +1527,12 @@ mod tests {
 
         let clauses = |n: usize| vec!["x"; n].join(" ");
         assert!(parse(&clauses(MAX_CLAUSES)).is_ok());
-        assert_err(
-            &clauses(MAX_CLAUSES + 1),
-            MAX_CLAUSES * 2,
-            "too many clauses",
-        );
+        assert_err(&clauses(MAX_CLAUSES + 1), MAX_CLAUSES * 2, "too many clauses");
     }
 
     #[test]
     fn error_display_includes_position() {
-        assert_eq!(
-            err("(a").to_string(),
-            "unclosed '(': missing ')' at position 0"
-        );
+        assert_eq!(err("(a").to_string(), "unclosed '(': missing ')' at position 0");
     }
 
     #[test]
@@ -1744,19 +1540,13 @@ mod tests {
         let cases = [
             ("timeout", "timeout"),
             ("a b OR c", "(a AND b) OR c"),
-            (
-                "service:(a OR b) -level:debug",
-                "(service:a OR service:b) AND NOT level:DEBUG",
-            ),
+            ("service:(a OR b) -level:debug", "(service:a OR service:b) AND NOT level:DEBUG"),
             ("\"connection  refused\"", "\"connection  refused\""),
             ("user_id:42", "attributes.user_id:42"),
             ("msg:pay*", "pay*"),
             (r"pay\**", r"pay\**"),
             ("message:*", "message:*"),
-            (
-                "attributes.latency_ms:>500",
-                "attributes.latency_ms:{500 TO *]",
-            ),
+            ("attributes.latency_ms:>500", "attributes.latency_ms:{500 TO *]"),
             ("x:[* TO 5}", "attributes.x:[* TO 5}"),
             (r"\AND \-x a\:b", r"\AND AND \-x AND a\:b"),
             ("service:\"my api\"", r"service:my\ api"),
@@ -1799,10 +1589,7 @@ mod tests {
 
     impl Lcg {
         fn next(&mut self, bound: usize) -> usize {
-            self.0 = self
-                .0
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             ((self.0 >> 33) as usize) % bound
         }
     }
@@ -1869,10 +1656,7 @@ mod tests {
                     let printed = q.to_string();
                     assert_eq!(parse(&printed), Ok(q), "{input:?} printed as {printed:?}");
                 }
-                Err(e) => assert!(
-                    e.position <= input.chars().count(),
-                    "{input:?}: position out of range: {e}"
-                ),
+                Err(e) => assert!(e.position <= input.chars().count(), "{input:?}: position out of range: {e}"),
             }
         }
         // Keep the round-trip half of the property meaningful if the alphabet changes.

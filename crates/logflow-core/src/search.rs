@@ -35,9 +35,7 @@ impl Cursor {
 
     pub fn decode(token: &str) -> Result<Cursor, String> {
         let bad = || "invalid cursor: pass the next_cursor value of a previous response unchanged".to_string();
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(token.trim())
-            .map_err(|_| bad())?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.trim()).map_err(|_| bad())?;
         let text = String::from_utf8(bytes).map_err(|_| bad())?;
         let (ts, id) = text.split_once(':').ok_or_else(bad)?;
         let timestamp_micros = ts.parse().map_err(|_| bad())?;

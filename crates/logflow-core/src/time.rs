@@ -118,8 +118,8 @@ mod tests {
         let r = TimeRange::from_params(None, Some("2025-10-24T06:00:00Z"), Some("1h"), now).unwrap();
         assert_eq!(r.start, Some(t("2025-10-24T05:00:00Z")));
         assert!(TimeRange::from_params(Some("2025-10-24T06:00:00Z"), None, Some("1h"), now).is_err());
-        let e = TimeRange::from_params(Some("2025-10-24T06:00:00Z"), Some("2025-10-24T05:00:00Z"), None, now)
-            .unwrap_err();
+        let e =
+            TimeRange::from_params(Some("2025-10-24T06:00:00Z"), Some("2025-10-24T05:00:00Z"), None, now).unwrap_err();
         assert!(e.contains("must be before"), "{e}");
         assert_eq!(TimeRange::from_params(Some(""), None, None, now).unwrap(), TimeRange::default());
     }

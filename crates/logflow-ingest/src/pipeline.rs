@@ -226,11 +226,7 @@ fn encode(records: &[LogRecord]) -> Vec<u8> {
 }
 
 fn decode(payload: &[u8]) -> Result<Vec<LogRecord>, serde_json::Error> {
-    payload
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .map(serde_json::from_slice)
-        .collect()
+    payload.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(serde_json::from_slice).collect()
 }
 
 /// Feed every WAL record after the checkpoint to the indexer, before new appends arrive.
@@ -351,12 +347,7 @@ impl Indexer {
     }
 }
 
-async fn retention_loop(
-    store: Arc<dyn LogStore>,
-    days: u32,
-    every: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
+async fn retention_loop(store: Arc<dyn LogStore>, days: u32, every: Duration, mut shutdown: watch::Receiver<bool>) {
     loop {
         let cutoff = Utc::now() - chrono::Duration::days(days as i64);
         match store.apply_retention(cutoff).await {
@@ -402,8 +393,10 @@ mod tests {
     }
 
     async fn start(dir: &std::path::Path, max_pending: u64) -> Arc<Pipeline> {
-        let store: Arc<dyn LogStore> =
-            Arc::new(TantivyStore::open(&dir.join("index"), WriterConfig { heap_bytes: 20 << 20, ..Default::default() }).unwrap());
+        let store: Arc<dyn LogStore> = Arc::new(
+            TantivyStore::open(&dir.join("index"), WriterConfig { heap_bytes: 20 << 20, ..Default::default() })
+                .unwrap(),
+        );
         let mut cfg = PipelineConfig::new(dir.join("wal"));
         cfg.commit_interval = Duration::from_millis(100);
         cfg.max_pending_bytes = max_pending;

@@ -280,13 +280,8 @@ async fn ingest(
 }
 
 async fn count(client: &reqwest::Client, url: &str) -> anyhow::Result<u64> {
-    let v: serde_json::Value = client
-        .get(format!("{url}/api/v1/logs/search?limit=1"))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let v: serde_json::Value =
+        client.get(format!("{url}/api/v1/logs/search?limit=1")).send().await?.error_for_status()?.json().await?;
     v["total"].as_u64().context("search response without total")
 }
 
@@ -363,12 +358,13 @@ fn print_report(r: &Report) {
         println!("  server RSS: {m:.0} MiB holding {} logs", r.stored_docs);
     }
     if let (Some(d), Some(ratio)) = (r.disk_bytes, r.disk_per_raw_byte) {
-        println!("  disk: {:.1} MiB for {:.1} MiB raw = {ratio:.3} bytes per raw byte", d as f64 / 1048576.0, r.raw_bytes as f64 / 1048576.0);
+        println!(
+            "  disk: {:.1} MiB for {:.1} MiB raw = {ratio:.3} bytes per raw byte",
+            d as f64 / 1048576.0,
+            r.raw_bytes as f64 / 1048576.0
+        );
     }
     for s in &r.searches {
-        println!(
-            "  search {:<26} p50 {:>7.2} ms  p99 {:>7.2} ms  ({} hits)",
-            s.name, s.p50_ms, s.p99_ms, s.hits_total
-        );
+        println!("  search {:<26} p50 {:>7.2} ms  p99 {:>7.2} ms  ({} hits)", s.name, s.p50_ms, s.p99_ms, s.hits_total);
     }
 }

@@ -98,8 +98,8 @@ impl Config {
     pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
         let mut cfg = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading config file {}", path.display()))?;
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
                 toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))?
             }
             None => Config::default(),
@@ -189,13 +189,13 @@ mod tests {
 
     #[test]
     fn file_then_env_override_defaults() {
-        let mut cfg: Config = toml::from_str(
-            "listen = \"127.0.0.1:9000\"\nretention_days = 3\n[ingest]\nmax_body_bytes = 1024\n",
-        )
-        .unwrap();
+        let mut cfg: Config =
+            toml::from_str("listen = \"127.0.0.1:9000\"\nretention_days = 3\n[ingest]\nmax_body_bytes = 1024\n")
+                .unwrap();
         assert_eq!(cfg.ingest.commit_interval_ms, 1000, "unset keys keep defaults");
         let env: HashMap<&str, &str> =
-            [("LOGFLOW_RETENTION_DAYS", "5"), ("ENVIRONMENT", "production"), ("LOGFLOW_INDEX_WRITER_THREADS", "2")].into();
+            [("LOGFLOW_RETENTION_DAYS", "5"), ("ENVIRONMENT", "production"), ("LOGFLOW_INDEX_WRITER_THREADS", "2")]
+                .into();
         cfg.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
         assert_eq!(cfg.listen, "127.0.0.1:9000");
         assert_eq!(cfg.retention_days, 5);

@@ -93,9 +93,8 @@ async fn serve(cfg: Config, demo: bool, demo_rate: f64) -> anyhow::Result<()> {
     let api = ApiConfig { max_body_bytes: cfg.ingest.max_body_bytes, limits: limits.clone() };
     let app = logflow_api::router(AppState::new(pipeline.clone(), api));
 
-    let listener = tokio::net::TcpListener::bind(&cfg.listen)
-        .await
-        .with_context(|| format!("binding {}", cfg.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %cfg.data_dir.display(), environment = %cfg.environment, "LogFlow is listening");
     // A stable line on stdout for scripts and tests (the port may have been chosen by the OS).

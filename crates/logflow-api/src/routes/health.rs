@@ -58,7 +58,8 @@ pub async fn health(State(st): State<AppState>) -> impl IntoResponse {
     }
 
     let p = st.pipeline.stats();
-    let queue = if !p.indexer_healthy || p.pending_bytes * 5 >= p.max_pending_bytes * 4 { "degraded" } else { "healthy" };
+    let queue =
+        if !p.indexer_healthy || p.pending_bytes * 5 >= p.max_pending_bytes * 4 { "degraded" } else { "healthy" };
     services.insert("queue", queue);
     components.insert(
         "queue".into(),

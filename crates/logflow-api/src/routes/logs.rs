@@ -112,13 +112,8 @@ pub async fn ingest(
     let accepted = batch.records.len();
     st.pipeline.ingest(batch.records).await?;
     let status = if batch.errors.is_empty() { StatusCode::OK } else { StatusCode::MULTI_STATUS };
-    let resp = IngestResponse {
-        accepted,
-        rejected: batch.errors.len(),
-        ids,
-        errors: batch.errors,
-        took_ms: millis(started),
-    };
+    let resp =
+        IngestResponse { accepted, rejected: batch.errors.len(), ids, errors: batch.errors, took_ms: millis(started) };
     Ok((status, Json(resp)).into_response())
 }
 
@@ -128,8 +123,12 @@ fn body_format(headers: &HeaderMap) -> ApiResult<BodyFormat> {
     };
     let ct = ct.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     match ct.as_str() {
-        "application/json" | "" => Ok(BodyFormat::Json),
-        "application/x-ndjson" | "application/ndjson" | "application/jsonlines" | "application/x-jsonlines"
+        // curl -d sends form-urlencoded by default; the body is sniffed as JSON or NDJSON anyway.
+        "application/json" | "application/x-www-form-urlencoded" | "" => Ok(BodyFormat::Json),
+        "application/x-ndjson"
+        | "application/ndjson"
+        | "application/jsonlines"
+        | "application/x-jsonlines"
         | "text/plain" => Ok(BodyFormat::Ndjson),
         other => Err(ApiError::UnsupportedMediaType(format!(
             "Content-Type '{other}' is not supported; use application/json or application/x-ndjson"

@@ -50,11 +50,7 @@ pub struct WalOptions {
 
 impl Default for WalOptions {
     fn default() -> Self {
-        Self {
-            segment_bytes: 64 << 20,
-            max_batch_bytes: 16 << 20,
-            fsync: true,
-        }
+        Self { segment_bytes: 64 << 20, max_batch_bytes: 16 << 20, fsync: true }
     }
 }
 
@@ -167,14 +163,8 @@ impl<T: Send + 'static> Wal<T> {
             carry: None,
             stopping: false,
         };
-        let handle = thread::Builder::new()
-            .name("wal-writer".into())
-            .spawn(move || writer.run())?;
-        let wal = Self {
-            shared,
-            tx,
-            writer: Mutex::new(Some(handle)),
-        };
+        let handle = thread::Builder::new().name("wal-writer".into()).spawn(move || writer.run())?;
+        let wal = Self { shared, tx, writer: Mutex::new(Some(handle)) };
         Ok((wal, rec.report))
     }
 
@@ -187,10 +177,7 @@ impl<T: Send + 'static> Wal<T> {
         let mut count = 0;
         for (i, seg) in segments.iter().enumerate() {
             // Everything in this segment is below the next one's first LSN.
-            if segments
-                .get(i + 1)
-                .is_some_and(|next| next.first_lsn <= checkpoint + 1)
-            {
+            if segments.get(i + 1).is_some_and(|next| next.first_lsn <= checkpoint + 1) {
                 continue;
             }
             count += replay_segment(seg, checkpoint, &mut f)?;
@@ -209,14 +196,8 @@ impl<T: Send + 'static> Wal<T> {
             return Err(WalError::Closed);
         }
         let (done, rx) = oneshot::channel();
-        let req = Request {
-            payload,
-            item,
-            done,
-        };
-        self.tx
-            .send(Msg::Append(req))
-            .map_err(|_| WalError::Closed)?;
+        let req = Request { payload, item, done };
+        self.tx.send(Msg::Append(req)).map_err(|_| WalError::Closed)?;
         rx.await.map_err(|_| WalError::Closed)?
     }
 
@@ -264,10 +245,7 @@ impl<T: Send + 'static> Wal<T> {
         let _ = self.tx.send(Msg::Shutdown);
         let mut writer = self.writer.lock();
         // Joining from the writer thread itself (a sink calling shutdown) would deadlock.
-        if writer
-            .as_ref()
-            .is_some_and(|h| h.thread().id() == thread::current().id())
-        {
+        if writer.as_ref().is_some_and(|h| h.thread().id() == thread::current().id()) {
             return;
         }
         if let Some(handle) = writer.take() {
@@ -285,11 +263,7 @@ impl<T: Send + 'static> Drop for Wal<T> {
 }
 
 /// Replay one segment up to its verified/durable length.
-fn replay_segment(
-    seg: &SegmentMeta,
-    checkpoint: Lsn,
-    f: &mut impl FnMut(Lsn, Vec<u8>),
-) -> Result<u64, WalError> {
+fn replay_segment(seg: &SegmentMeta, checkpoint: Lsn, f: &mut impl FnMut(Lsn, Vec<u8>)) -> Result<u64, WalError> {
     let mut reader = match SegmentReader::open(&seg.path, seg.first_lsn, Some(seg.len)) {
         Ok(r) => r,
         // Deleted by a concurrent checkpoint: nothing in it needs replaying any more.
@@ -308,9 +282,7 @@ fn replay_segment(
             Next::Bad(reason) => {
                 let at = reader.offset();
                 let name = seg.file_name();
-                return Err(WalError::Corrupt(format!(
-                    "{name} at offset {at} changed after recovery: {reason}"
-                )));
+                return Err(WalError::Corrupt(format!("{name} at offset {at} changed after recovery: {reason}")));
             }
         }
     }

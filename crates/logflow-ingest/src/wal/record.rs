@@ -63,12 +63,7 @@ impl SegmentReader {
         let len = file.metadata()?.len();
         let end = limit.map_or(len, |l| l.min(len));
         let reader = BufReader::with_capacity(1 << 20, file);
-        Ok(Self {
-            reader,
-            offset: 0,
-            end,
-            expect: first_lsn,
-        })
+        Ok(Self { reader, offset: 0, end, expect: first_lsn })
     }
 
     /// Offset of the next unread record (after `Bad`: of the bad record).
@@ -92,9 +87,7 @@ impl SegmentReader {
             return Ok(Next::End);
         }
         if remaining < HEADER_LEN as u64 {
-            return Ok(Next::Bad(format!(
-                "torn header ({remaining} trailing bytes)"
-            )));
+            return Ok(Next::Bad(format!("torn header ({remaining} trailing bytes)")));
         }
         let mut header = [0u8; HEADER_LEN];
         self.reader.read_exact(&mut header)?;
@@ -105,9 +98,7 @@ impl SegmentReader {
             return Ok(Next::Bad(format!("garbage record length {len}")));
         }
         if len > remaining - HEADER_LEN as u64 {
-            return Ok(Next::Bad(format!(
-                "record length {len} runs past the end of the segment"
-            )));
+            return Ok(Next::Bad(format!("record length {len} runs past the end of the segment")));
         }
         let mut payload = vec![0u8; len as usize];
         self.reader.read_exact(&mut payload)?;
@@ -115,10 +106,7 @@ impl SegmentReader {
             return Ok(Next::Bad("checksum mismatch".to_string()));
         }
         if lsn != self.expect {
-            return Ok(Next::Bad(format!(
-                "lsn {lsn} where {} was expected",
-                self.expect
-            )));
+            return Ok(Next::Bad(format!("lsn {lsn} where {} was expected", self.expect)));
         }
         self.offset += HEADER_LEN as u64 + len;
         self.expect += 1;

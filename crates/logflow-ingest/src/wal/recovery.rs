@@ -41,10 +41,7 @@ pub(crate) fn recover(dir: &Path) -> Result<Recovered, WalError> {
     // Segments the checkpoint covers are already indexed: delete them unread (a checkpoint that
     // crashed before deleting), so neither time nor damage reports are spent on them.
     segment::delete_segments(dir, &segment::split_covered(&mut segments, checkpoint));
-    let mut report = RecoveryReport {
-        checkpoint,
-        ..Default::default()
-    };
+    let mut report = RecoveryReport { checkpoint, ..Default::default() };
     let mut expected: Option<Lsn> = None;
     let count = segments.len();
     for (i, seg) in segments.iter_mut().enumerate() {
@@ -64,12 +61,7 @@ pub(crate) fn recover(dir: &Path) -> Result<Recovered, WalError> {
     // A fresh active segment may have made the old last one deletable.
     segment::delete_segments(dir, &segment::split_covered(&mut segments, checkpoint));
     report.segments = segments.len();
-    Ok(Recovered {
-        report,
-        segments,
-        active,
-        next_lsn,
-    })
+    Ok(Recovered { report, segments, active, next_lsn })
 }
 
 fn check_continuity(expected: Lsn, seg: &SegmentMeta, checkpoint: Lsn) -> Result<(), WalError> {
@@ -90,22 +82,14 @@ fn check_continuity(expected: Lsn, seg: &SegmentMeta, checkpoint: Lsn) -> Result
                 "WAL records are missing (LSN gap before this segment); they cannot be replayed"
             );
         } else {
-            debug!(
-                from = expected,
-                to = first - 1,
-                "LSN gap below the checkpoint (already indexed)"
-            );
+            debug!(from = expected, to = first - 1, "LSN gap below the checkpoint (already indexed)");
         }
     }
     Ok(())
 }
 
 /// Verify one segment; cut it at the first bad record. Returns the LSN after its last record.
-fn scan_segment(
-    seg: &mut SegmentMeta,
-    is_last: bool,
-    report: &mut RecoveryReport,
-) -> Result<Lsn, WalError> {
+fn scan_segment(seg: &mut SegmentMeta, is_last: bool, report: &mut RecoveryReport) -> Result<Lsn, WalError> {
     let mut reader = SegmentReader::open(&seg.path, seg.first_lsn, None)?;
     let reason = loop {
         match reader.next_record()? {
@@ -115,12 +99,8 @@ fn scan_segment(
         }
     };
     if let Some(reason) = reason {
-        let cut = Truncation {
-            segment: seg.file_name(),
-            offset: reader.offset(),
-            bytes_dropped: reader.remaining(),
-            reason,
-        };
+        let cut =
+            Truncation { segment: seg.file_name(), offset: reader.offset(), bytes_dropped: reader.remaining(), reason };
         log_truncation(&cut, is_last);
         segment::truncate(&seg.path, cut.offset)?;
         // The report has room for one truncation: keep the first (earliest in the log).

@@ -57,16 +57,9 @@ pub(crate) fn list_segments(dir: &Path) -> io::Result<Vec<SegmentMeta>> {
         match parse_segment_name(name) {
             Some(first_lsn) => {
                 let len = entry.metadata()?.len();
-                out.push(SegmentMeta {
-                    first_lsn,
-                    path: entry.path(),
-                    len,
-                });
+                out.push(SegmentMeta { first_lsn, path: entry.path(), len });
             }
-            None => warn!(
-                file = name,
-                "ignoring a file in the WAL directory that is not a segment"
-            ),
+            None => warn!(file = name, "ignoring a file in the WAL directory that is not a segment"),
         }
     }
     out.sort_by_key(|s| s.first_lsn);
@@ -77,22 +70,12 @@ pub(crate) fn list_segments(dir: &Path) -> io::Result<Vec<SegmentMeta>> {
 /// to it, so an acknowledged record can never live in a file that vanishes after a crash.
 pub(crate) fn create_segment(dir: &Path, first_lsn: Lsn) -> io::Result<(File, SegmentMeta)> {
     let path = dir.join(segment_name(first_lsn));
-    let file = OpenOptions::new()
-        .append(true)
-        .create_new(true)
-        .open(&path)?;
+    let file = OpenOptions::new().append(true).create_new(true).open(&path)?;
     if let Err(e) = sync_dir(dir) {
         let _ = fs::remove_file(&path);
         return Err(e);
     }
-    Ok((
-        file,
-        SegmentMeta {
-            first_lsn,
-            path,
-            len: 0,
-        },
-    ))
+    Ok((file, SegmentMeta { first_lsn, path, len: 0 }))
 }
 
 /// Open an existing (already verified and truncated) segment to append to it.
@@ -159,10 +142,7 @@ pub(crate) fn write_checkpoint(dir: &Path, lsn: Lsn) -> io::Result<()> {
 /// segment's records are all below the next segment's first LSN, so only the name of the next
 /// segment is needed. The last segment (the active one) is never taken.
 pub(crate) fn split_covered(segments: &mut Vec<SegmentMeta>, lsn: Lsn) -> Vec<SegmentMeta> {
-    let covered = segments
-        .windows(2)
-        .take_while(|w| w[1].first_lsn <= lsn.saturating_add(1))
-        .count();
+    let covered = segments.windows(2).take_while(|w| w[1].first_lsn <= lsn.saturating_add(1)).count();
     segments.drain(..covered).collect()
 }
 

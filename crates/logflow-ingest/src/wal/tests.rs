@@ -21,17 +21,12 @@ fn open(dir: &Path, opts: WalOptions) -> (Wal<u64>, RecoveryReport, Seen) {
 }
 
 fn small_segments() -> WalOptions {
-    WalOptions {
-        segment_bytes: 4096,
-        ..WalOptions::default()
-    }
+    WalOptions { segment_bytes: 4096, ..WalOptions::default() }
 }
 
 /// A deterministic payload of varying length (1..=~150 bytes).
 fn payload(i: u64) -> Vec<u8> {
-    format!("record-{i};")
-        .repeat(1 + (i % 9) as usize)
-        .into_bytes()
+    format!("record-{i};").repeat(1 + (i % 9) as usize).into_bytes()
 }
 
 fn replay_all(wal: &Wal<u64>) -> Vec<(Lsn, Vec<u8>)> {
@@ -45,12 +40,7 @@ fn replay_all(wal: &Wal<u64>) -> Vec<(Lsn, Vec<u8>)> {
 fn assert_replay(wal: &Wal<u64>, lsns: impl IntoIterator<Item = Lsn>) {
     let got = replay_all(wal);
     let want: Vec<(Lsn, Vec<u8>)> = lsns.into_iter().map(|l| (l, payload(l))).collect();
-    assert_eq!(
-        got.len(),
-        want.len(),
-        "replayed lsns: {:?}",
-        got.iter().map(|r| r.0).collect::<Vec<_>>()
-    );
+    assert_eq!(got.len(), want.len(), "replayed lsns: {:?}", got.iter().map(|r| r.0).collect::<Vec<_>>());
     assert!(got == want, "replayed records differ");
 }
 
@@ -107,10 +97,7 @@ async fn hundred_records(dir: &Path) -> (PathBuf, Vec<u8>) {
 async fn concurrent_appends_are_group_committed_and_replayable() {
     let dir = TempDir::new().unwrap();
     let (wal, report, seen) = open(dir.path(), WalOptions::default());
-    assert_eq!(
-        (report.last_lsn, report.checkpoint, report.segments),
-        (0, 0, 1)
-    );
+    assert_eq!((report.last_lsn, report.checkpoint, report.segments), (0, 0, 1));
     let wal = Arc::new(wal);
     let (tasks, per_task) = (32u64, 200u64);
     let mut handles = Vec::new();
@@ -120,9 +107,7 @@ async fn concurrent_appends_are_group_committed_and_replayable() {
             let mut acked = Vec::new();
             for i in 0..per_task {
                 let item = t * 1000 + i;
-                let body = format!("task {t} item {i} ")
-                    .repeat(1 + (i % 5) as usize)
-                    .into_bytes();
+                let body = format!("task {t} item {i} ").repeat(1 + (i % 5) as usize).into_bytes();
                 acked.push((wal.append(body.clone(), item).await.unwrap(), item, body));
             }
             acked
@@ -134,25 +119,13 @@ async fn concurrent_appends_are_group_committed_and_replayable() {
     }
     acked.sort_by_key(|a| a.0);
     let n = tasks * per_task;
-    assert!(
-        acked.iter().map(|a| a.0).eq(1..=n),
-        "LSNs must be unique and contiguous"
-    );
+    assert!(acked.iter().map(|a| a.0).eq(1..=n), "LSNs must be unique and contiguous");
     let sunk = seen.lock().clone();
-    assert!(
-        sunk.iter().map(|s| s.0).eq(1..=n),
-        "sink must see LSNs in order"
-    );
-    assert!(
-        sunk.iter().zip(&acked).all(|(s, a)| s.1 == a.1),
-        "sink got the wrong item for an lsn"
-    );
+    assert!(sunk.iter().map(|s| s.0).eq(1..=n), "sink must see LSNs in order");
+    assert!(sunk.iter().zip(&acked).all(|(s, a)| s.1 == a.1), "sink got the wrong item for an lsn");
     let stats = wal.stats();
     assert_eq!((stats.records_appended, stats.last_lsn), (n, n));
-    assert!(
-        stats.group_commits < stats.records_appended,
-        "no batching: {stats:?}"
-    );
+    assert!(stats.group_commits < stats.records_appended, "no batching: {stats:?}");
     wal.shutdown();
     drop(wal);
 
@@ -176,36 +149,20 @@ async fn torn_tail_is_cut_and_appends_continue() {
         let k = if round == 0 { 100 } else { 1 + rng.below(100) };
         let size = record_start(k + 1) - record_start(k);
         let cut = record_start(k) + 1 + rng.below(size - 1);
-        OpenOptions::new()
-            .write(true)
-            .open(&seg)
-            .unwrap()
-            .set_len(cut)
-            .unwrap();
+        OpenOptions::new().write(true).open(&seg).unwrap().set_len(cut).unwrap();
 
         let (wal, report, _) = open(dir.path(), WalOptions::default());
         let t = report.truncated.as_ref().expect("truncation reported");
-        assert_eq!(
-            (t.offset, t.bytes_dropped),
-            (record_start(k), cut - record_start(k)),
-            "{t:?}"
-        );
+        assert_eq!((t.offset, t.bytes_dropped), (record_start(k), cut - record_start(k)), "{t:?}");
         assert_eq!(report.last_lsn, k - 1);
-        assert_eq!(
-            fs::metadata(&seg).unwrap().len(),
-            record_start(k),
-            "file not truncated"
-        );
+        assert_eq!(fs::metadata(&seg).unwrap().len(), record_start(k), "file not truncated");
         assert_replay(&wal, 1..k);
         append_range(&wal, k..=k + 2).await;
         assert_replay(&wal, 1..=k + 2);
         drop(wal);
 
         let (wal, report, _) = open(dir.path(), WalOptions::default());
-        assert!(
-            report.truncated.is_none(),
-            "a clean log must not report a truncation"
-        );
+        assert!(report.truncated.is_none(), "a clean log must not report a truncation");
         assert_replay(&wal, 1..=k + 2);
     }
 }
@@ -222,10 +179,7 @@ async fn bit_flip_in_last_record_drops_only_that_record() {
         bytes[start + pos] ^= 1 << (bit % 8);
         fs::write(&seg, &bytes).unwrap();
         let (wal, report, _) = open(dir.path(), WalOptions::default());
-        let t = report
-            .truncated
-            .as_ref()
-            .unwrap_or_else(|| panic!("flip at {pos} not detected"));
+        let t = report.truncated.as_ref().unwrap_or_else(|| panic!("flip at {pos} not detected"));
         assert_eq!(t.offset, start as u64, "flip at {pos}: {t:?}");
         assert_eq!(report.last_lsn, 99);
         assert_replay(&wal, 1..=99);
@@ -256,10 +210,7 @@ async fn garbage_after_last_record_is_cut() {
         fs::write(&seg, &bytes).unwrap();
         let (wal, report, _) = open(dir.path(), WalOptions::default());
         let t = report.truncated.as_ref().expect("garbage not detected");
-        assert_eq!(
-            (t.offset, t.bytes_dropped),
-            (pristine.len() as u64, g.len() as u64)
-        );
+        assert_eq!((t.offset, t.bytes_dropped), (pristine.len() as u64, g.len() as u64));
         assert_eq!(report.last_lsn, 100);
         assert_eq!(fs::read(&seg).unwrap(), pristine);
         assert_replay(&wal, 1..=100);
@@ -273,26 +224,13 @@ async fn checkpoint_deletes_covered_segments_and_survives_reopen() {
     let (wal, _, _) = open(dir.path(), small_segments());
     append_range(&wal, 1..=600).await;
     let before = segment_files(dir.path());
-    assert!(
-        before.len() > 10,
-        "expected many segments, got {}",
-        before.len()
-    );
+    assert!(before.len() > 10, "expected many segments, got {}", before.len());
 
-    assert!(matches!(
-        wal.checkpoint(601),
-        Err(WalError::CheckpointAhead {
-            lsn: 601,
-            last: 600
-        })
-    ));
+    assert!(matches!(wal.checkpoint(601), Err(WalError::CheckpointAhead { lsn: 601, last: 600 })));
     wal.checkpoint(300).unwrap();
     let after = segment_files(dir.path());
     // The first kept segment holds lsn 301 (it starts at or before it, the next one after it).
-    assert!(
-        first_lsn_of(&after[0]) <= 301 && first_lsn_of(&after[1]) > 301,
-        "{after:?}"
-    );
+    assert!(first_lsn_of(&after[0]) <= 301 && first_lsn_of(&after[1]) > 301, "{after:?}");
     assert!(before.ends_with(&after), "only a prefix may be deleted");
     assert_eq!(wal.stats().segments, after.len());
     assert_eq!(wal.stats().checkpoint, 300);
@@ -306,11 +244,7 @@ async fn checkpoint_deletes_covered_segments_and_survives_reopen() {
     assert_replay(&wal, 301..=600);
     append_range(&wal, 601..=601).await;
     wal.checkpoint(601).unwrap();
-    assert_eq!(
-        segment_files(dir.path()).len(),
-        1,
-        "only the active segment may remain"
-    );
+    assert_eq!(segment_files(dir.path()).len(), 1, "only the active segment may remain");
     assert_replay(&wal, []);
     drop(wal);
 
@@ -378,10 +312,7 @@ async fn shutdown_drains_queued_appends() {
         tokio::task::spawn_blocking(move || wal.shutdown())
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(matches!(
-        wal.append(vec![1], 0).await,
-        Err(WalError::Closed)
-    ));
+    assert!(matches!(wal.append(vec![1], 0).await, Err(WalError::Closed)));
     gate_tx.send(()).unwrap();
     stopper.await.unwrap();
 
@@ -392,10 +323,7 @@ async fn shutdown_drains_queued_appends() {
     lsns.sort();
     assert!(lsns.iter().copied().eq(1..=101));
     assert_eq!(seen.lock().len(), 101);
-    assert!(matches!(
-        wal.append(vec![1], 0).await,
-        Err(WalError::Closed)
-    ));
+    assert!(matches!(wal.append(vec![1], 0).await, Err(WalError::Closed)));
     wal.shutdown(); // idempotent
 }
 
@@ -409,25 +337,16 @@ async fn corruption_in_an_earlier_segment_keeps_later_segments() {
     let victim = &files[2];
     let (first, next_first) = (first_lsn_of(victim), first_lsn_of(&files[3]));
     // Damage the 3rd record of the victim segment (inside its payload).
-    let start: u64 = (first..first + 2)
-        .map(|l| 16 + payload(l).len() as u64)
-        .sum();
+    let start: u64 = (first..first + 2).map(|l| 16 + payload(l).len() as u64).sum();
     let mut bytes = fs::read(victim).unwrap();
     bytes[start as usize + 20] ^= 0x10;
     fs::write(victim, &bytes).unwrap();
 
     let (wal, report, _) = open(dir.path(), small_segments());
     let t = report.truncated.as_ref().expect("reported");
-    assert_eq!(
-        (t.segment.as_str(), t.offset),
-        (victim.file_name().unwrap().to_str().unwrap(), start)
-    );
+    assert_eq!((t.segment.as_str(), t.offset), (victim.file_name().unwrap().to_str().unwrap(), start));
     assert_eq!(report.last_lsn, 300);
-    assert_eq!(
-        segment_files(dir.path()).len(),
-        files.len(),
-        "later segments must be kept"
-    );
+    assert_eq!(segment_files(dir.path()).len(), files.len(), "later segments must be kept");
     let lost = first + 2..next_first;
     assert_replay(&wal, (1..=300).filter(|l| !lost.contains(l)));
     append_range(&wal, 301..=302).await;
@@ -448,10 +367,7 @@ async fn empty_segment_left_by_a_crash_during_rotation_is_harmless() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn batches_respect_max_batch_bytes() {
     let dir = TempDir::new().unwrap();
-    let opts = WalOptions {
-        max_batch_bytes: 1000,
-        ..WalOptions::default()
-    };
+    let opts = WalOptions { max_batch_bytes: 1000, ..WalOptions::default() };
     let (wal, _, _) = open(dir.path(), opts);
     let wal = Arc::new(wal);
     let mut handles = Vec::new();
@@ -476,16 +392,9 @@ async fn batches_respect_max_batch_bytes() {
 async fn oversized_record_is_refused() {
     let dir = TempDir::new().unwrap();
     let (wal, _, _) = open(dir.path(), WalOptions::default());
-    let err = wal
-        .append(vec![0; MAX_RECORD_BYTES + 1], 0)
-        .await
-        .unwrap_err();
+    let err = wal.append(vec![0; MAX_RECORD_BYTES + 1], 0).await.unwrap_err();
     assert!(matches!(err, WalError::TooLarge(n) if n == MAX_RECORD_BYTES + 1));
-    assert_eq!(
-        wal.append(Vec::new(), 0).await.unwrap(),
-        1,
-        "an empty payload is a valid record"
-    );
+    assert_eq!(wal.append(Vec::new(), 0).await.unwrap(), 1, "an empty payload is a valid record");
     drop(wal);
     let (_, report, _) = open(dir.path(), WalOptions::default());
     assert!(report.truncated.is_none());
@@ -503,14 +412,7 @@ async fn open_deletes_segments_of_a_checkpoint_that_crashed_before_deleting() {
 
     let (wal, report, _) = open(dir.path(), small_segments());
     let after = segment_files(dir.path());
-    assert!(
-        after.len() < before.len()
-            && first_lsn_of(&after[0]) <= 151
-            && first_lsn_of(&after[1]) > 151
-    );
-    assert_eq!(
-        (report.checkpoint, report.last_lsn, report.segments),
-        (150, 300, after.len())
-    );
+    assert!(after.len() < before.len() && first_lsn_of(&after[0]) <= 151 && first_lsn_of(&after[1]) > 151);
+    assert_eq!((report.checkpoint, report.last_lsn, report.segments), (150, 300, after.len()));
     assert_replay(&wal, 151..=300);
 }

@@ -70,11 +70,7 @@ impl<T: Send + 'static> Writer<T> {
             return Some(r);
         }
         loop {
-            let msg = if self.stopping {
-                self.rx.try_recv().ok()?
-            } else {
-                self.rx.recv().ok()?
-            };
+            let msg = if self.stopping { self.rx.try_recv().ok()? } else { self.rx.recv().ok()? };
             match msg {
                 Msg::Append(r) => return Some(r),
                 Msg::Shutdown => self.stopping = true,

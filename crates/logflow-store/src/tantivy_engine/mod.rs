@@ -195,9 +195,7 @@ impl Inner {
 
 /// Run blocking engine work off the async runtime.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Engine(format!("engine task failed: {e}")))?
+    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Engine(format!("engine task failed: {e}")))?
 }
 
 #[async_trait]

@@ -61,11 +61,7 @@ impl Partition {
             };
             Index::builder().schema(schema.clone()).settings(settings).create_in_dir(&dir)?
         };
-        let committed = index
-            .load_metas()?
-            .payload
-            .and_then(|p| p.parse::<u64>().ok())
-            .unwrap_or(0);
+        let committed = index.load_metas()?.payload.and_then(|p| p.parse::<u64>().ok()).unwrap_or(0);
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         Ok(Partition {
             day,
@@ -88,9 +84,9 @@ impl Partition {
     }
 
     pub fn ends_before(&self, cutoff: DateTime<Utc>) -> bool {
-        self.day.checked_add_days(Days::new(1)).is_some_and(|next| {
-            Utc.from_utc_datetime(&next.and_hms_opt(0, 0, 0).expect("midnight")) <= cutoff
-        })
+        self.day
+            .checked_add_days(Days::new(1))
+            .is_some_and(|next| Utc.from_utc_datetime(&next.and_hms_opt(0, 0, 0).expect("midnight")) <= cutoff)
     }
 
     pub fn committed_lsn(&self) -> u64 {

@@ -69,10 +69,8 @@ impl Compiler<'_> {
                 Box::new(BooleanQuery::new(clauses))
             }
             Query::Or(items) => {
-                let clauses = items
-                    .iter()
-                    .map(|i| Ok((Occur::Should, self.compile(i)?)))
-                    .collect::<Result<Vec<_>>>()?;
+                let clauses =
+                    items.iter().map(|i| Ok((Occur::Should, self.compile(i)?))).collect::<Result<Vec<_>>>()?;
                 Box::new(BooleanQuery::new(clauses))
             }
             Query::Not(inner) => Box::new(BooleanQuery::new(vec![
@@ -98,10 +96,8 @@ impl Compiler<'_> {
     }
 
     fn tokens(&self, text: &str) -> Vec<String> {
-        let mut analyzer = self
-            .tokenizers
-            .get(super::schema::MESSAGE_TOKENIZER)
-            .expect("default tokenizer is always registered");
+        let mut analyzer =
+            self.tokenizers.get(super::schema::MESSAGE_TOKENIZER).expect("default tokenizer is always registered");
         let mut stream = analyzer.token_stream(text);
         let mut out = Vec::new();
         while let Some(tok) = stream.next() {
@@ -112,11 +108,8 @@ impl Compiler<'_> {
 
     /// Full text: one token is a term query, several are a phrase, none match nothing.
     fn message_text(&self, text: &str) -> BoxQuery {
-        let terms: Vec<Term> = self
-            .tokens(text)
-            .iter()
-            .map(|t| Term::from_field_text(self.fields.message, t))
-            .collect();
+        let terms: Vec<Term> =
+            self.tokens(text).iter().map(|t| Term::from_field_text(self.fields.message, t)).collect();
         match terms.len() {
             0 => Box::new(EmptyQuery),
             1 => Box::new(TermQuery::new(terms[0].clone(), IndexRecordOption::Basic)),

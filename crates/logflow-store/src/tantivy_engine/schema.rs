@@ -58,9 +58,7 @@ pub fn build_schema() -> (Schema, Fields) {
         "attributes",
         JsonObjectOptions::default()
             .set_indexing_options(
-                TextFieldIndexing::default()
-                    .set_tokenizer("raw")
-                    .set_index_option(IndexRecordOption::Basic),
+                TextFieldIndexing::default().set_tokenizer("raw").set_index_option(IndexRecordOption::Basic),
             )
             .set_fast(Some("raw")),
     );
@@ -108,11 +106,8 @@ pub fn to_document(f: &Fields, rec: &LogRecord, source: &[u8]) -> TantivyDocumen
         }
     }
     if !rec.attributes.is_empty() {
-        let obj = rec
-            .attributes
-            .iter()
-            .map(|(k, v)| (k.clone(), tantivy::schema::OwnedValue::from(v.clone())))
-            .collect();
+        let obj =
+            rec.attributes.iter().map(|(k, v)| (k.clone(), tantivy::schema::OwnedValue::from(v.clone()))).collect();
         doc.add_object(f.attributes, obj);
     }
     doc.add_bytes(f.source, source);

@@ -62,9 +62,8 @@ pub fn search(fields: &Fields, partitions: &[Arc<Partition>], req: &SearchReques
     if !req.count_total {
         total = hits.len() as u64;
     }
-    let next_cursor = (hits.len() == req.limit && req.limit > 0)
-        .then(|| hits.last().map(|h| Cursor::of(h).encode()))
-        .flatten();
+    let next_cursor =
+        (hits.len() == req.limit && req.limit > 0).then(|| hits.last().map(|h| Cursor::of(h).encode())).flatten();
     Ok(SearchResult { total, hits, next_cursor })
 }
 
@@ -118,10 +117,7 @@ fn partition_page(
 
 fn ties_of(searcher: &Searcher, q: &BoxQuery, ts: i64, ids: &mut IdReader) -> Result<Vec<Hit>> {
     let set = searcher.search(q, &DocSetCollector)?;
-    let mut hits = set
-        .into_iter()
-        .map(|addr| Ok(Hit { ts, id: ids.id(addr)?, addr }))
-        .collect::<Result<Vec<_>>>()?;
+    let mut hits = set.into_iter().map(|addr| Ok(Hit { ts, id: ids.id(addr)?, addr })).collect::<Result<Vec<_>>>()?;
     sort_hits(&mut hits);
     Ok(hits)
 }
@@ -153,10 +149,7 @@ impl<'a> IdReader<'a> {
             self.columns.insert(addr.segment_ord, col);
         }
         let col = &self.columns[&addr.segment_ord];
-        let ord = col
-            .ords()
-            .first(addr.doc_id)
-            .ok_or_else(|| StoreError::Engine("document without id".into()))?;
+        let ord = col.ords().first(addr.doc_id).ok_or_else(|| StoreError::Engine("document without id".into()))?;
         self.buf.clear();
         col.ord_to_str(ord, &mut self.buf)?;
         Ok(self.buf.clone())

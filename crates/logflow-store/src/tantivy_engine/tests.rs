@@ -40,9 +40,23 @@ fn sample() -> Vec<LogRecord> {
     vec![
         rec("a1", 1, "auth-service", Level::Info, "user alice logged in", json!({"user_id": 42, "region": "eu-west"})),
         rec("a2", 2, "auth-service", Level::Warning, "token expired for user bob", json!({"user_id": 7})),
-        rec("p1", 3, "payment-service", Level::Error, "payment failed: connection refused", json!({"amount": 99.5, "card": {"brand": "visa"}})),
+        rec(
+            "p1",
+            3,
+            "payment-service",
+            Level::Error,
+            "payment failed: connection refused",
+            json!({"amount": 99.5, "card": {"brand": "visa"}}),
+        ),
         rec("p2", 4, "payment-service", Level::Info, "payment accepted", json!({"amount": 12.0, "latency_ms": 850})),
-        rec("o1", 5, "order-service", Level::Critical, "database deadlock detected", json!({"retry": true, "latency_ms": 120})),
+        rec(
+            "o1",
+            5,
+            "order-service",
+            Level::Critical,
+            "database deadlock detected",
+            json!({"retry": true, "latency_ms": 120}),
+        ),
         rec("o2", 6, "order-service", Level::Debug, "cache hit for order-42", json!({})),
     ]
 }
@@ -112,7 +126,8 @@ fn filters_and_time_range() {
     req.levels = vec![Level::Info, Level::Critical, Level::Warning];
     let got: Vec<String> = s.search_blocking(&req).unwrap().hits.into_iter().map(|h| h.id).collect();
     assert_eq!(got, ["o1", "a2", "a1"]);
-    req.range = TimeRange { start: Some(t0() + ChronoDuration::seconds(2)), end: Some(t0() + ChronoDuration::seconds(5)) };
+    req.range =
+        TimeRange { start: Some(t0() + ChronoDuration::seconds(2)), end: Some(t0() + ChronoDuration::seconds(5)) };
     let got: Vec<String> = s.search_blocking(&req).unwrap().hits.into_iter().map(|h| h.id).collect();
     assert_eq!(got, ["a2"], "end is exclusive, start inclusive");
 }
