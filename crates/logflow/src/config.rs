@@ -206,6 +206,12 @@ mod tests {
     }
 
     #[test]
+    fn example_file_documents_the_defaults() {
+        let example: Config = toml::from_str(include_str!("../../../logflow.example.toml")).unwrap();
+        assert_eq!(serde_json::to_value(&example).unwrap(), serde_json::to_value(Config::default()).unwrap());
+    }
+
+    #[test]
     fn bad_values_are_named() {
         let mut cfg = Config::default();
         let e = cfg.apply_env(|k| (k == "LOGFLOW_RETENTION_DAYS").then(|| "soon".to_string())).unwrap_err();
