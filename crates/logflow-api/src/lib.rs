@@ -54,8 +54,10 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::logs::router())
         .merge(openapi::router())
         .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)
         // Decompress first so the body limit applies to the real (decompressed) size.
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestDecompressionLayer::new())
+        .layer(axum::middleware::map_response(error::json_error_bodies))
 }

@@ -16,4 +16,4 @@ pub mod query;
 pub mod search;
 pub mod time;
 
-pub use model::{Level, LogRecord};
+pub use model::{EncodedBatch, Level, LogRecord};

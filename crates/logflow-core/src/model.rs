@@ -151,6 +151,72 @@ pub mod rfc3339_micros {
     }
 }
 
+/// Records together with their JSON encoding, one NDJSON line each, so that the write-ahead log and
+/// the store's stored copy reuse one serialisation instead of two.
+#[derive(Debug, Clone, Default)]
+pub struct EncodedBatch {
+    records: Vec<LogRecord>,
+    ndjson: Vec<u8>,
+    /// End offset (exclusive, before the newline) of each record's line.
+    ends: Vec<usize>,
+}
+
+impl EncodedBatch {
+    pub fn encode(records: Vec<LogRecord>) -> EncodedBatch {
+        let mut ndjson = Vec::with_capacity(records.len() * 320);
+        let mut ends = Vec::with_capacity(records.len());
+        for r in &records {
+            serde_json::to_writer(&mut ndjson, r).expect("a LogRecord always serialises");
+            ends.push(ndjson.len());
+            ndjson.push(b'\n');
+        }
+        EncodedBatch { records, ndjson, ends }
+    }
+
+    /// Parse NDJSON written by [`EncodedBatch::encode`] (e.g. a WAL record being replayed).
+    pub fn decode(ndjson: Vec<u8>) -> Result<EncodedBatch, serde_json::Error> {
+        let mut records = Vec::new();
+        let mut ends = Vec::new();
+        let mut start = 0;
+        for (i, b) in ndjson.iter().enumerate() {
+            if *b == b'\n' {
+                if i > start {
+                    records.push(serde_json::from_slice(&ndjson[start..i])?);
+                    ends.push(i);
+                }
+                start = i + 1;
+            }
+        }
+        if start < ndjson.len() {
+            records.push(serde_json::from_slice(&ndjson[start..])?);
+            ends.push(ndjson.len());
+        }
+        Ok(EncodedBatch { records, ndjson, ends })
+    }
+
+    pub fn records(&self) -> &[LogRecord] {
+        &self.records
+    }
+
+    pub fn ndjson(&self) -> &[u8] {
+        &self.ndjson
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Each record with its JSON line (without the newline).
+    pub fn iter(&self) -> impl Iterator<Item = (&LogRecord, &[u8])> {
+        let starts = std::iter::once(0).chain(self.ends.iter().map(|e| e + 1));
+        self.records.iter().zip(starts.zip(self.ends.iter())).map(|(r, (s, e))| (r, &self.ndjson[s..*e]))
+    }
+}
+
 /// Generate a new server-side id: a ULID, lexicographically sortable by creation time.
 pub fn new_id() -> String {
     ulid::Ulid::new().to_string()
@@ -187,6 +253,37 @@ mod tests {
         for bad in ["", "loud", "8", "-1", "warnings"] {
             assert_eq!(Level::normalize(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn encoded_batch_round_trips() {
+        let recs: Vec<LogRecord> = (0..3)
+            .map(|i| LogRecord {
+                id: format!("id-{i}"),
+                // Ingest always normalises to microseconds, the precision the encoding keeps.
+                timestamp: DateTime::from_timestamp_micros(1_761_294_600_123_456).unwrap(),
+                service: "svc".into(),
+                level: Level::Info,
+                message: format!("line {i}\nwith a newline inside"),
+                host: None,
+                correlation_id: None,
+                request_id: None,
+                trace_id: None,
+                span_id: None,
+                attributes: Map::new(),
+            })
+            .collect();
+        let enc = EncodedBatch::encode(recs.clone());
+        for (r, line) in enc.iter() {
+            assert_eq!(&serde_json::from_slice::<LogRecord>(line).unwrap(), r);
+        }
+        let dec = EncodedBatch::decode(enc.ndjson().to_vec()).unwrap();
+        assert_eq!(dec.records(), &recs[..]);
+        assert_eq!(
+            dec.iter().map(|(_, l)| l.to_vec()).collect::<Vec<_>>(),
+            enc.iter().map(|(_, l)| l.to_vec()).collect::<Vec<_>>()
+        );
+        assert!(EncodedBatch::decode(b"{not json}\n".to_vec()).is_err());
     }
 
     #[test]

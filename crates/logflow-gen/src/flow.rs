@@ -249,10 +249,10 @@ impl Generator {
         }
     }
 
-    /// Write one flow starting at `start` (µs), at most `max` logs, timestamps clamped to `end`.
-    /// Returns the number of lines written (at least 1).
-    pub(crate) fn write_flow(&mut self, out: &mut String, start: i64, max: usize, end: i64) -> usize {
-        let max = max.clamp(1, MAX_FLOW_LOGS);
+    /// Write one whole flow starting at `start` (µs). The first `room` lines go to `out` with
+    /// timestamps clamped to `end`; the rest are queued for the next `write_ndjson` call
+    /// (the flow itself never depends on `room`). Returns the number of lines put in `out`.
+    pub(crate) fn write_flow(&mut self, out: &mut String, start: i64, room: usize, end: i64) -> usize {
         let r = self.pick_route();
         let ids = self.new_flow_ids();
         let mut ctx = Ctx::random(&mut self.st.rng);
@@ -271,10 +271,6 @@ impl Generator {
         let mut n = 0;
         let mut status = self.m.routes[r].ok_status;
         for k in 0..self.m.routes[r].steps.len() {
-            // Keep room for the access log.
-            if n + 1 >= max {
-                break;
-            }
             let step = self.m.routes[r].steps[k];
             if step.optional && self.st.rng.random::<f64>() < SKIP_OPTIONAL {
                 continue;
@@ -294,13 +290,15 @@ impl Generator {
                 let svc = &self.m.services[step.svc];
                 let pool = &svc.step[level as usize];
                 let tpl = &svc.templates[pool[pick_idx(&mut self.st.rng, pool.len())]];
-                emit(&self.m, &mut self.st, out, step.svc, tpl, level, t.min(end), Some(&ids), &mut ctx);
+                let q = self.st.begin_line(out, n < room, t.min(end));
+                emit(&self.m, &mut self.st, out, step.svc, tpl, level, Some(&ids), &mut ctx);
+                self.st.end_line(out, q, t);
                 n += 1;
                 if step.fire_and_forget {
                     continue;
                 }
                 status = if CAUSES[cause].1 > 0 { 504 } else { [500, 500, 502, 503][pick_idx(&mut self.st.rng, 4)] };
-                if let (Some(caller), true) = (step.caller, n + 2 <= max) {
+                if let Some(caller) = step.caller {
                     let extra = self.st.rng.random_range(1..6);
                     t += extra as i64 * 1000;
                     ctx.downstream = step.svc;
@@ -311,7 +309,9 @@ impl Generator {
                         (&self.m.caller_error, Lvl::Error)
                     };
                     let caller_svc = self.m.routes[r].steps[caller].svc;
-                    emit(&self.m, &mut self.st, out, caller_svc, tpl, lvl, t.min(end), Some(&ids), &mut ctx);
+                    let q = self.st.begin_line(out, n < room, t.min(end));
+                    emit(&self.m, &mut self.st, out, caller_svc, tpl, lvl, Some(&ids), &mut ctx);
+                    self.st.end_line(out, q, t);
                     n += 1;
                 }
                 break;
@@ -329,7 +329,9 @@ impl Generator {
                 _ => pool[pick_idx(&mut self.st.rng, pool.len())],
             };
             let tpl = &svc.templates[ti];
-            emit(&self.m, &mut self.st, out, step.svc, tpl, level, t.min(end), Some(&ids), &mut ctx);
+            let q = self.st.begin_line(out, n < room, t.min(end));
+            emit(&self.m, &mut self.st, out, step.svc, tpl, level, Some(&ids), &mut ctx);
+            self.st.end_line(out, q, t);
             n += 1;
             if rejects {
                 status = tpl.rejects;
@@ -349,7 +351,10 @@ impl Generator {
             _ => Lvl::Error,
         };
         let entry = self.m.routes[r].entry;
-        emit(&self.m, &mut self.st, out, entry, &self.m.access, level, t.min(end), Some(&ids), &mut ctx);
-        n + 1
+        let q = self.st.begin_line(out, n < room, t.min(end));
+        emit(&self.m, &mut self.st, out, entry, &self.m.access, level, Some(&ids), &mut ctx);
+        self.st.end_line(out, q, t);
+        debug_assert!(n < MAX_FLOW_LOGS);
+        (n + 1).min(room)
     }
 }

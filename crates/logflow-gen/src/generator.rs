@@ -95,6 +95,63 @@ pub(crate) struct State {
     /// Rendered placeholder values of the current log: text in `vbuf`, (start, end, numeric).
     vbuf: String,
     vals: Vec<(usize, usize, bool)>,
+    /// The rest of a flow that did not fit in the previous [`Generator::write_ndjson`] call:
+    /// lines without their timestamp prefix in `pend_buf`, as `(time µs, start, end)` in
+    /// `pend`, the next one at `pend_head`. Flows continue in the next call instead of being
+    /// cut, so the sequence of logs does not depend on how a run is split into calls.
+    pend_buf: String,
+    pend: Vec<(i64, usize, usize)>,
+    pend_head: usize,
+}
+
+impl State {
+    /// Write the `{"timestamp":"…"` prefix of a line; [`emit`] writes the rest.
+    pub(crate) fn push_ts(&mut self, out: &mut String, at: i64) {
+        out.push_str("{\"timestamp\":\"");
+        self.ts.push(out, at);
+        out.push('"');
+    }
+
+    /// Start a flow line. Lines that fit (`direct`) get their timestamp `at` now; the others
+    /// are queued without one (see [`State::end_line`]), and the returned mark says where
+    /// the queued line starts in `out`.
+    pub(crate) fn begin_line(&mut self, out: &mut String, direct: bool, at: i64) -> Option<usize> {
+        if direct {
+            self.push_ts(out, at);
+            None
+        } else {
+            Some(out.len())
+        }
+    }
+
+    /// Finish a flow line started by [`State::begin_line`]: a queued line moves from `out` to
+    /// the pending queue with its unclamped time `t`.
+    pub(crate) fn end_line(&mut self, out: &mut String, queued: Option<usize>, t: i64) {
+        if let Some(mark) = queued {
+            let a = self.pend_buf.len();
+            self.pend_buf.push_str(&out[mark..]);
+            self.pend.push((t, a, self.pend_buf.len()));
+            out.truncate(mark);
+        }
+    }
+
+    /// Write up to `max` pending flow lines with times clamped to `[start, end]`; returns how
+    /// many. Runs pace consecutive windows, so a flow's times keep increasing across calls.
+    fn drain_pending(&mut self, out: &mut String, max: usize, start: i64, end: i64) -> usize {
+        let take = (self.pend.len() - self.pend_head).min(max);
+        for i in self.pend_head..self.pend_head + take {
+            let (t, a, b) = self.pend[i];
+            self.push_ts(out, t.clamp(start, end));
+            out.push_str(&self.pend_buf[a..b]);
+        }
+        self.pend_head += take;
+        if self.pend_head == self.pend.len() {
+            self.pend.clear();
+            self.pend_buf.clear();
+            self.pend_head = 0;
+        }
+        take
+    }
 }
 
 /// Ids shared by all logs of one flow.
@@ -151,6 +208,9 @@ impl Generator {
                 ts: TsFormatter::default(),
                 vbuf: String::with_capacity(256),
                 vals: Vec::with_capacity(8),
+                pend_buf: String::new(),
+                pend: Vec::new(),
+                pend_head: 0,
             },
         }
     }
@@ -180,6 +240,12 @@ impl Generator {
     /// Flows are started at evenly spaced points (plus jitter) and their later steps follow
     /// by realistic latencies, clamped to the window; lines therefore come out roughly, not
     /// strictly, in time order, like logs shipped by many hosts.
+    ///
+    /// With a seed, the sequence of logs is a function of the seed and the total count alone,
+    /// not of how it is split into calls: a flow that does not fit continues at the start of
+    /// the next call (its times then clamped to that call's window), and the random draws do
+    /// not depend on `n` or `span`. Only timestamps follow the windows. Consecutive calls are
+    /// expected to cover consecutive windows, as [`crate::run`] does.
     pub fn write_ndjson(&mut self, n: usize, start: DateTime<Utc>, span: Duration, out: &mut String) {
         if n == 0 {
             return;
@@ -189,10 +255,12 @@ impl Generator {
         let span_us = span.num_microseconds().unwrap_or(i64::MAX).max(0);
         let end_us = if span_us == 0 { start_us } else { start_us.saturating_add(span_us - 1) };
         let slot = (span_us / n as i64).max(1);
-        let mut written = 0;
+        let mut written = self.st.drain_pending(out, n, start_us, end_us);
         while written < n {
             let base = start_us + (span_us as i128 * written as i128 / n as i128) as i64;
-            let at = (base + self.st.rng.random_range(0..slot)).min(end_us);
+            // One draw whatever the slot, so the chunking cannot shift later draws.
+            let jitter = (self.st.rng.random::<f64>() * slot as f64) as i64;
+            let at = (base + jitter.min(slot - 1)).min(end_us);
             if self.st.rng.random::<f64>() < self.m.standalone_p {
                 self.write_standalone(out, at);
                 written += 1;
@@ -243,7 +311,8 @@ impl Generator {
         } else if tpl.bg {
             ctx.duration_ms = self.st.rng.random_range(20..3000);
         }
-        emit(&self.m, &mut self.st, out, svc, tpl, level, at, None, &mut ctx);
+        self.st.push_ts(out, at);
+        emit(&self.m, &mut self.st, out, svc, tpl, level, None, &mut ctx);
     }
 
     pub(crate) fn new_flow_ids(&mut self) -> FlowIds {
@@ -251,7 +320,8 @@ impl Generator {
     }
 }
 
-/// Write one log line. Field order follows LogFlow's own output (timestamp, service, level...).
+/// Write one log line after its timestamp prefix ([`State::push_ts`]), from `,"service"` to the
+/// newline. Field order follows LogFlow's own output (timestamp, service, level...).
 #[allow(clippy::too_many_arguments)] // a plain function keeps `m` and `st` borrowable separately
 pub(crate) fn emit(
     m: &Model,
@@ -260,7 +330,6 @@ pub(crate) fn emit(
     svc: usize,
     tpl: &Compiled,
     level: Lvl,
-    at: i64,
     ids: Option<&FlowIds>,
     ctx: &mut Ctx,
 ) {
@@ -273,9 +342,7 @@ pub(crate) fn emit(
         st.vals.push((a, st.vbuf.len(), numeric));
     }
 
-    out.push_str("{\"timestamp\":\"");
-    st.ts.push(out, at);
-    out.push_str("\",\"service\":");
+    out.push_str(",\"service\":");
     push_json_str(out, &s.name);
     out.push_str(",\"level\":\"");
     out.push_str(level.as_str());

@@ -267,4 +267,57 @@ fn zero_span_and_tiny_batches() {
     assert_eq!(b.len(), 10);
 }
 
+/// `n` logs per chunk over consecutive one-second windows from `t0()` (as the pacer cuts a run).
+fn chunked(seed: u64, chunks: &[usize]) -> Vec<Value> {
+    let mut g = seeded(seed);
+    let mut out = String::new();
+    let mut logs = Vec::new();
+    for (i, &n) in chunks.iter().enumerate() {
+        out.clear();
+        let start = t0() + Duration::seconds(i as i64);
+        g.write_ndjson(n, start, Duration::seconds(1), &mut out);
+        assert_eq!(out.lines().count(), n);
+        for l in out.lines() {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let at = ts(&v);
+            assert!(at >= start && at < start + Duration::seconds(1), "{at} outside chunk {i}");
+            logs.push(v);
+        }
+    }
+    logs
+}
 
+#[test]
+fn seeded_sequence_does_not_depend_on_chunking() {
+    // What `logflow generate --seed` promises: the chunks come from wall-clock pacing, so only
+    // timestamps may depend on them.
+    let a = chunked(1, &[100; 10]);
+    let b = chunked(1, &[333, 333, 333, 1]);
+    let c = chunked(1, &[1, 2, 3, 994]);
+    assert_eq!(a.len(), 1000);
+    let key = |v: &Value| {
+        let k = ["service", "level", "message", "correlation_id", "attributes"].map(|f| v[f].clone());
+        (k, v["host"].clone(), v["request_id"].clone(), v["span_id"].clone(), v["trace_id"].clone())
+    };
+    for (i, ((x, y), z)) in a.iter().zip(&b).zip(&c).enumerate() {
+        assert_eq!(key(x), key(y), "line {i} differs:\n{x}\n{y}");
+        assert_eq!(key(x), key(z), "line {i} differs:\n{x}\n{z}");
+    }
+    // Flows continue across chunk boundaries rather than being cut: every flow still ends with
+    // the gateway's access log, and its timestamps never go backwards.
+    let mut flows: HashMap<&str, Vec<&Value>> = HashMap::new();
+    for l in &b {
+        if let Some(id) = l["correlation_id"].as_str() {
+            flows.entry(id).or_default().push(l);
+        }
+    }
+    let last = b.iter().rev().find_map(|l| l["correlation_id"].as_str());
+    for (id, flow) in &flows {
+        for w in flow.windows(2) {
+            assert!(ts(w[0]) <= ts(w[1]), "time went backwards in flow {id}: {w:?}");
+        }
+        if Some(*id) != last {
+            assert!(flow.last().unwrap()["attributes"]["http"]["status"].is_u64(), "flow {id} was cut: {flow:?}");
+        }
+    }
+}

@@ -6,7 +6,7 @@
 
 use crate::wal::{Lsn, RecoveryReport, Wal, WalOptions, WalStats};
 use chrono::Utc;
-use logflow_core::LogRecord;
+use logflow_core::{EncodedBatch, LogRecord};
 use logflow_store::LogStore;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -35,7 +35,7 @@ impl PipelineConfig {
             wal_dir,
             wal: WalOptions::default(),
             commit_interval: Duration::from_secs(1),
-            max_pending_bytes: 256 << 20,
+            max_pending_bytes: 64 << 20,
             retention_days: 7,
             retention_check_interval: Duration::from_secs(600),
         }
@@ -54,7 +54,7 @@ pub enum IngestError {
 
 /// The in-memory companion of a WAL record, handed to the indexer after the fsync.
 struct Entry {
-    records: Arc<Vec<LogRecord>>,
+    batch: Arc<EncodedBatch>,
     bytes: u64,
 }
 
@@ -166,11 +166,12 @@ impl Pipeline {
             self.counters.rejected_backpressure.fetch_add(1, Ordering::Relaxed);
             return Err(IngestError::Backpressure { pending_bytes: pending, retry_after_secs: 1 });
         }
-        let payload = encode(&records);
+        let batch = EncodedBatch::encode(records);
+        let payload = batch.ndjson().to_vec();
         let bytes = payload.len() as u64;
-        let n = records.len() as u64;
+        let n = batch.len() as u64;
         self.counters.pending_bytes.fetch_add(bytes, Ordering::AcqRel);
-        let entry = Entry { records: Arc::new(records), bytes };
+        let entry = Entry { batch: Arc::new(batch), bytes };
         match self.wal.append(payload, entry).await {
             Ok(lsn) => {
                 self.counters.accepted_records.fetch_add(n, Ordering::Relaxed);
@@ -215,20 +216,6 @@ impl Pipeline {
     }
 }
 
-/// WAL payload: the records as NDJSON (human-inspectable, and the same form clients send).
-fn encode(records: &[LogRecord]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(records.len() * 320);
-    for r in records {
-        serde_json::to_writer(&mut out, r).expect("a LogRecord always serialises");
-        out.push(b'\n');
-    }
-    out
-}
-
-fn decode(payload: &[u8]) -> Result<Vec<LogRecord>, serde_json::Error> {
-    payload.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(serde_json::from_slice).collect()
-}
-
 /// Feed every WAL record after the checkpoint to the indexer, before new appends arrive.
 async fn replay(
     wal: &Arc<Wal<Entry>>,
@@ -240,12 +227,12 @@ async fn replay(
     let counters = counters.clone();
     tokio::task::spawn_blocking(move || {
         let mut records = 0u64;
-        wal.replay(|lsn, payload| match decode(&payload) {
-            Ok(recs) => {
-                records += recs.len() as u64;
-                counters.pending_bytes.fetch_add(payload.len() as u64, Ordering::AcqRel);
-                let entry = Entry { records: Arc::new(recs), bytes: payload.len() as u64 };
-                let _ = tx.send((lsn, entry));
+        wal.replay(|lsn, payload| match EncodedBatch::decode(payload) {
+            Ok(batch) => {
+                let bytes = batch.ndjson().len() as u64;
+                records += batch.len() as u64;
+                counters.pending_bytes.fetch_add(bytes, Ordering::AcqRel);
+                let _ = tx.send((lsn, Entry { batch: Arc::new(batch), bytes }));
             }
             // The checksum matched, so this is not disk damage but a record we cannot read
             // (e.g. written by a newer version). Keep going; say so loudly.
@@ -281,7 +268,7 @@ impl Indexer {
                     self.stage(lsn, &entry).await;
                     staged = Some(lsn);
                     staged_bytes += entry.bytes;
-                    staged_records += entry.records.len() as u64;
+                    staged_records += entry.batch.len() as u64;
                 }
                 _ = ticker.tick() => {
                     if let Some(lsn) = staged {
@@ -297,7 +284,7 @@ impl Indexer {
                         self.stage(lsn, &entry).await;
                         staged = Some(lsn);
                         staged_bytes += entry.bytes;
-                        staged_records += entry.records.len() as u64;
+                        staged_records += entry.batch.len() as u64;
                     }
                     break;
                 }
@@ -312,7 +299,7 @@ impl Indexer {
     /// Stage one entry, retrying until the store takes it: dropping it would lose acked logs.
     async fn stage(&self, lsn: Lsn, entry: &Entry) {
         let mut backoff = Duration::from_millis(100);
-        while let Err(e) = self.store.add(lsn, entry.records.clone()).await {
+        while let Err(e) = self.store.add(lsn, entry.batch.clone()).await {
             self.counters.indexer_errors.fetch_add(1, Ordering::Relaxed);
             self.healthy.store(false, Ordering::Relaxed);
             tracing::error!(lsn, error = %e, "indexing failed; retrying");

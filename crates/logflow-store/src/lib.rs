@@ -19,7 +19,7 @@ pub mod tantivy_engine;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use logflow_core::search::{SearchRequest, SearchResult};
-use logflow_core::LogRecord;
+use logflow_core::{EncodedBatch, LogRecord};
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -62,8 +62,9 @@ pub struct StoreStats {
 
 #[async_trait]
 pub trait LogStore: Send + Sync + 'static {
-    /// Stage records from WAL record `lsn` (not yet visible). Records already committed are skipped.
-    async fn add(&self, lsn: u64, records: std::sync::Arc<Vec<LogRecord>>) -> Result<()>;
+    /// Stage the records of WAL record `lsn` (not yet visible). Records already committed are
+    /// skipped. The batch carries each record's JSON, which engines store as the record's source.
+    async fn add(&self, lsn: u64, batch: std::sync::Arc<EncodedBatch>) -> Result<()>;
     /// Make everything staged durable and searchable; `lsn` is the last WAL record staged.
     async fn commit(&self, lsn: u64) -> Result<()>;
     /// The LSN up to which every record is durably stored (the WAL may drop what is at or below it).

@@ -78,7 +78,7 @@ impl Default for IngestConfig {
         IngestConfig {
             max_body_bytes: 10 << 20,
             max_message_bytes: 256 << 10,
-            max_pending_bytes: 256 << 20,
+            max_pending_bytes: 64 << 20,
             commit_interval_ms: 1000,
             wal_segment_bytes: 64 << 20,
             wal_fsync: true,
@@ -176,10 +176,6 @@ impl Config {
         }
         Ok(())
     }
-
-    pub fn is_production(&self) -> bool {
-        self.environment == "production"
-    }
 }
 
 #[cfg(test)]
@@ -201,7 +197,7 @@ mod tests {
         assert_eq!(cfg.retention_days, 5);
         assert_eq!(cfg.ingest.max_body_bytes, 1024);
         assert_eq!(cfg.index.writer_threads, 2);
-        assert!(cfg.is_production());
+        assert_eq!(cfg.environment, "production");
         cfg.validate().unwrap();
     }
 

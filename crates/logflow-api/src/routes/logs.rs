@@ -3,7 +3,7 @@
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::AppState;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -102,6 +102,9 @@ pub async fn ingest(
         parse_body(&body, format, &limits, now)
     };
     let batch = parsed.map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    if batch.items() == 0 {
+        return Err(ApiError::BadRequest("request body contains no logs".into()));
+    }
     if batch.records.is_empty() {
         return Err(ApiError::BadRequestWithDetail {
             message: format!("all {} items were rejected", batch.errors.len()),
@@ -267,8 +270,12 @@ pub async fn recent(State(st): State<AppState>, RawQuery(raw): RawQuery) -> ApiR
 #[utoipa::path(get, path = "/api/v1/logs/{id}", tag = "logs",
     params(("id" = String, Path, description = "Log id")),
     responses((status = 200, body = LogResponse), (status = 404, body = ErrorBody)))]
-pub async fn get_log(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<LogResponse>> {
+pub async fn get_log(
+    State(st): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<LogResponse>> {
     let started = Instant::now();
+    let Path(id) = id.map_err(|e| ApiError::BadRequest(format!("invalid log id: {}", e.body_text())))?;
     match st.store.get(&id).await? {
         Some(log) => Ok(Json(LogResponse { log, took_ms: millis(started) })),
         None => Err(ApiError::NotFound(format!("no log with id '{id}'"))),

@@ -10,3 +10,8 @@ use axum::http::Uri;
 pub async fn not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no route for {}", uri.path()))
 }
+
+/// JSON 405 for a known path with the wrong method (axum adds the `Allow` header).
+pub async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
+}

@@ -15,13 +15,13 @@ use crate::{LogStore, PartitionStats, Result, StoreError, StoreStats};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use logflow_core::search::{SearchRequest, SearchResult};
-use logflow_core::LogRecord;
+use logflow_core::{EncodedBatch, LogRecord};
 use parking_lot::{Mutex, RwLock};
 use partition::Partition;
 use schema::Fields;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tantivy::schema::Schema;
@@ -44,6 +44,9 @@ struct Inner {
     write_lock: Mutex<()>,
     committed: AtomicU64,
     last_commit_micros: AtomicU64,
+    /// The latest retention cutoff applied (micros, i64::MIN if none): days ending before it are
+    /// never re-created, e.g. by a WAL replay of logs that expired while the server was down.
+    retention_cutoff: AtomicI64,
 }
 
 impl TantivyStore {
@@ -73,13 +76,14 @@ impl TantivyStore {
                 write_lock: Mutex::new(()),
                 committed: AtomicU64::new(0),
                 last_commit_micros: AtomicU64::new(0),
+                retention_cutoff: AtomicI64::new(i64::MIN),
             }),
         })
     }
 
-    /// Synchronous add (the async trait method runs this on the blocking pool).
+    /// Synchronous add of plain records (tests, tools); the async trait method is the hot path.
     pub fn add_blocking(&self, lsn: u64, records: &[LogRecord]) -> Result<()> {
-        self.inner.add(lsn, records)
+        self.inner.add(lsn, &EncodedBatch::encode(records.to_vec()))
     }
 
     pub fn commit_blocking(&self, lsn: u64) -> Result<()> {
@@ -110,23 +114,24 @@ impl Inner {
         Ok(p)
     }
 
-    fn add(&self, lsn: u64, records: &[LogRecord]) -> Result<()> {
+    fn add(&self, lsn: u64, batch: &EncodedBatch) -> Result<()> {
         let _w = self.write_lock.lock();
-        // Group by day; most batches hit one partition, so keep the common case allocation-light.
-        let mut by_day: BTreeMap<NaiveDate, Vec<&LogRecord>> = BTreeMap::new();
-        for rec in records {
-            by_day.entry(rec.timestamp.date_naive()).or_default().push(rec);
+        let mut by_day: BTreeMap<NaiveDate, Vec<(&LogRecord, &[u8])>> = BTreeMap::new();
+        for (rec, source) in batch.iter() {
+            by_day.entry(rec.timestamp.date_naive()).or_default().push((rec, source));
         }
+        let cutoff = self.retention_cutoff.load(Ordering::Acquire);
         for (day, recs) in by_day {
+            if day_end_micros(day) <= cutoff {
+                tracing::info!(%day, logs = recs.len(), lsn, "skipping logs older than the retention period");
+                continue;
+            }
             let p = self.partition_for(day)?;
             if p.committed_lsn() >= lsn {
                 continue; // already durable in this partition: a replayed WAL record
             }
             let f = self.fields;
-            let docs = recs.into_iter().map(move |r| {
-                let source = serde_json::to_vec(r).expect("a LogRecord always serialises");
-                schema::to_document(&f, r, &source)
-            });
+            let docs = recs.into_iter().map(move |(r, source)| schema::to_document(&f, r, source));
             p.add(docs, &self.cfg)?;
         }
         Ok(())
@@ -156,6 +161,7 @@ impl Inner {
 
     fn apply_retention(&self, cutoff: DateTime<Utc>) -> Result<Vec<String>> {
         let _w = self.write_lock.lock();
+        self.retention_cutoff.fetch_max(cutoff.timestamp_micros(), Ordering::AcqRel);
         let expired: Vec<Arc<Partition>> = {
             let mut map = self.partitions.write();
             let days: Vec<NaiveDate> = map.values().filter(|p| p.ends_before(cutoff)).map(|p| p.day).collect();
@@ -193,6 +199,11 @@ impl Inner {
     }
 }
 
+fn day_end_micros(day: NaiveDate) -> i64 {
+    let next = day.succ_opt().unwrap_or(day).and_hms_opt(0, 0, 0).expect("midnight");
+    next.and_utc().timestamp_micros()
+}
+
 /// Run blocking engine work off the async runtime.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Engine(format!("engine task failed: {e}")))?
@@ -200,9 +211,9 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 
 #[async_trait]
 impl LogStore for TantivyStore {
-    async fn add(&self, lsn: u64, records: Arc<Vec<LogRecord>>) -> Result<()> {
+    async fn add(&self, lsn: u64, batch: Arc<EncodedBatch>) -> Result<()> {
         let inner = self.inner.clone();
-        blocking(move || inner.add(lsn, &records)).await
+        blocking(move || inner.add(lsn, &batch)).await
     }
 
     async fn commit(&self, lsn: u64) -> Result<()> {

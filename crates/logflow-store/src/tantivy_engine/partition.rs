@@ -124,9 +124,15 @@ impl Partition {
         }
         let mut guard = self.writer.lock();
         let writer = guard.as_mut().expect("staged implies a writer");
-        let mut prepared = writer.prepare_commit()?;
-        prepared.set_payload(&lsn.to_string());
-        prepared.commit()?;
+        let committed = writer.prepare_commit().and_then(|mut prepared| {
+            prepared.set_payload(&lsn.to_string());
+            prepared.commit()
+        });
+        if let Err(e) = committed {
+            // Still staged: the next commit retries, and the WAL checkpoint does not advance.
+            self.staged.store(true, Ordering::Release);
+            return Err(e.into());
+        }
         self.committed_lsn.store(lsn, Ordering::Release);
         drop(guard);
         self.reader.reload()?;

@@ -15,10 +15,10 @@ use logflow_core::query::{Bound as QBound, Field, Query};
 use logflow_core::search::SearchRequest;
 use std::ops::Bound;
 use tantivy::query::{
-    AllQuery, BooleanQuery, EmptyQuery, ExistsQuery, Occur, PhraseQuery, Query as TQuery, RangeQuery, RegexQuery,
-    TermQuery, TermSetQuery,
+    AllQuery, BooleanQuery, EmptyQuery, ExistsQuery, InvertedIndexRangeQuery, Occur, PhraseQuery, Query as TQuery,
+    RangeQuery, RegexQuery, TermQuery, TermSetQuery,
 };
-use tantivy::schema::{Field as TField, IndexRecordOption};
+use tantivy::schema::{Field as TField, IndexRecordOption, Type};
 use tantivy::tokenizer::TokenizerManager;
 use tantivy::Term;
 
@@ -145,11 +145,13 @@ impl Compiler<'_> {
             let mut t = base();
             t.append_type_and_fast_value(i);
             terms.push(t);
-            if i >= 0 {
-                let mut t = base();
-                t.append_type_and_fast_value(i as u64);
-                terms.push(t);
-            }
+        }
+        // JSON numbers above i64::MAX are indexed as u64; small ones may be too, depending on the
+        // writer, so the u64 form is always tried for non-negative integers.
+        if let Ok(u) = value.parse::<u64>() {
+            let mut t = base();
+            t.append_type_and_fast_value(u);
+            terms.push(t);
         }
         if let Ok(x) = value.parse::<f64>() {
             if x.is_finite() {
@@ -188,8 +190,8 @@ impl Compiler<'_> {
     fn exists(&self, field: &Field) -> BoxQuery {
         match field {
             Field::Message => Box::new(AllQuery),
-            Field::Service | Field::Level | Field::Id => Box::new(ExistsQuery::new(field.name(), false)),
-            Field::Attribute(path) => Box::new(ExistsQuery::new(format!("attributes.{path}"), true)),
+            Field::Service | Field::Level => Box::new(ExistsQuery::new(field.name(), false)),
+            Field::Attribute(path) => self.attribute_exists(path),
             other => {
                 let f = self.keyword_field(other).expect("keyword field");
                 Box::new(RegexQuery::from_pattern(".*", f).expect("valid regex"))
@@ -198,6 +200,9 @@ impl Compiler<'_> {
     }
 
     fn range(&self, field: &Field, lower: &QBound, upper: &QBound) -> Result<BoxQuery> {
+        if matches!((lower, upper), (QBound::Unbounded, QBound::Unbounded)) && *field != Field::Message {
+            return Ok(self.exists(field)); // `[* TO *]`: tantivy needs at least one bound
+        }
         if let Some(f) = self.keyword_field(field) {
             let conv = |b: &QBound| map_bound(b, |v| Term::from_field_text(f, v));
             return Ok(Box::new(RangeQuery::new(conv(lower), conv(upper))));
@@ -208,20 +213,14 @@ impl Compiler<'_> {
             ));
         };
         let numeric = |b: &QBound| match b {
-            QBound::Unbounded => Some(None),
-            QBound::Included(v) | QBound::Excluded(v) => v.parse::<f64>().ok().filter(|x| x.is_finite()).map(Some),
+            QBound::Unbounded => Some(NumBound::Unbounded),
+            QBound::Included(v) => v.parse::<f64>().ok().filter(|x| x.is_finite()).map(NumBound::Included),
+            QBound::Excluded(v) => v.parse::<f64>().ok().filter(|x| x.is_finite()).map(NumBound::Excluded),
         };
-        let base = || Term::from_field_json_path(self.fields.attributes, path, false);
-        if numeric(lower).is_some() && numeric(upper).is_some() {
-            let conv = |b: &QBound| {
-                map_bound(b, |v| {
-                    let mut t = base();
-                    t.append_type_and_fast_value(v.parse::<f64>().expect("checked numeric"));
-                    t
-                })
-            };
-            return Ok(Box::new(RangeQuery::new(conv(lower), conv(upper))));
+        if let (Some(lo), Some(hi)) = (numeric(lower), numeric(upper)) {
+            return Ok(self.attribute_numeric_range(path, lo, hi));
         }
+        let base = || Term::from_field_json_path(self.fields.attributes, path, false);
         let conv = |b: &QBound| {
             map_bound(b, |v| {
                 let mut t = base();
@@ -229,7 +228,72 @@ impl Compiler<'_> {
                 t
             })
         };
-        Ok(Box::new(RangeQuery::new(conv(lower), conv(upper))))
+        let (lo, hi) = self.clamp_to_type(path, Type::Str, conv(lower), conv(upper));
+        Ok(Box::new(InvertedIndexRangeQuery::new(lo, hi)))
+    }
+
+    /// Open ends of a JSON range stop at the edges of this path's terms of type `typ`; the term
+    /// dictionary of the JSON field holds every path and type side by side.
+    fn clamp_to_type(&self, path: &str, typ: Type, lo: Bound<Term>, hi: Bound<Term>) -> (Bound<Term>, Bound<Term>) {
+        let edge = |code: u8| {
+            let mut t = Term::from_field_json_path(self.fields.attributes, path, false);
+            t.append_bytes(&[code]);
+            t
+        };
+        let lo = match lo {
+            Bound::Unbounded => Bound::Included(edge(typ.to_code())),
+            b => b,
+        };
+        let hi = match hi {
+            Bound::Unbounded => Bound::Excluded(edge(typ.to_code() + 1)),
+            b => b,
+        };
+        (lo, hi)
+    }
+
+    /// JSON numbers are indexed as i64, u64 (above i64::MAX) or f64 (fractions), each with an
+    /// order-preserving encoding under its own type tag, so a numeric range is the union of one
+    /// term range per type.
+    fn attribute_numeric_range(&self, path: &str, lo: NumBound, hi: NumBound) -> BoxQuery {
+        let typed = |f: &dyn Fn(&mut Term)| {
+            let mut t = Term::from_field_json_path(self.fields.attributes, path, false);
+            f(&mut t);
+            t
+        };
+        let mut ranges: Vec<(Occur, BoxQuery)> = Vec::new();
+        let mut push = |typ: Type, lower: Bound<Term>, upper: Bound<Term>| {
+            let (lower, upper) = self.clamp_to_type(path, typ, lower, upper);
+            ranges.push((Occur::Should, Box::new(InvertedIndexRangeQuery::new(lower, upper)) as BoxQuery));
+        };
+        let float = |b: NumBound| match b {
+            NumBound::Unbounded => Bound::Unbounded,
+            NumBound::Included(x) => Bound::Included(typed(&|t| t.append_type_and_fast_value(x))),
+            NumBound::Excluded(x) => Bound::Excluded(typed(&|t| t.append_type_and_fast_value(x))),
+        };
+        push(Type::F64, float(lo), float(hi));
+        if let Some((a, b)) = integer_bounds(lo, hi, i64::MIN as f64, i64::MAX as f64) {
+            push(
+                Type::I64,
+                a.map_or(Bound::Unbounded, |v| Bound::Included(typed(&|t| t.append_type_and_fast_value(v as i64)))),
+                b.map_or(Bound::Unbounded, |v| Bound::Included(typed(&|t| t.append_type_and_fast_value(v as i64)))),
+            );
+        }
+        if let Some((a, b)) = integer_bounds(lo, hi, 0.0, u64::MAX as f64) {
+            push(
+                Type::U64,
+                a.map_or(Bound::Unbounded, |v| Bound::Included(typed(&|t| t.append_type_and_fast_value(v as u64)))),
+                b.map_or(Bound::Unbounded, |v| Bound::Included(typed(&|t| t.append_type_and_fast_value(v as u64)))),
+            );
+        }
+        Box::new(BooleanQuery::new(ranges))
+    }
+
+    /// Every term under `path`: its own values (`path \0 ...`) and those of nested paths
+    /// (`path \1 sub ...`), i.e. the byte range `[path \0, path \2)`.
+    fn attribute_exists(&self, path: &str) -> BoxQuery {
+        let lower = Term::from_field_json_path(self.fields.attributes, path, false);
+        let upper = Term::from_field_json_path(self.fields.attributes, &format!("{path}\u{2}"), false);
+        Box::new(InvertedIndexRangeQuery::new(Bound::Included(lower), Bound::Excluded(upper)))
     }
 
     /// `timestamp` within `[start, end)` in microseconds; either side open.
@@ -247,6 +311,32 @@ impl Compiler<'_> {
         let t = Term::from_field_date(self.fields.timestamp, to_datetime(micros));
         Box::new(RangeQuery::new(Bound::Included(t.clone()), Bound::Included(t)))
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum NumBound {
+    Unbounded,
+    Included(f64),
+    Excluded(f64),
+}
+
+/// The integer interval `[a, b]` (None = open) equivalent to a real-number range, clamped to
+/// `[min, max]`; None when it contains no integer of that range.
+fn integer_bounds(lo: NumBound, hi: NumBound, min: f64, max: f64) -> Option<(Option<f64>, Option<f64>)> {
+    let a = match lo {
+        NumBound::Unbounded => None,
+        NumBound::Included(x) => Some(x.ceil()),
+        NumBound::Excluded(x) => Some(x.floor() + 1.0),
+    };
+    let b = match hi {
+        NumBound::Unbounded => None,
+        NumBound::Included(x) => Some(x.floor()),
+        NumBound::Excluded(x) => Some(x.ceil() - 1.0),
+    };
+    if a.is_some_and(|a| a > max) || b.is_some_and(|b| b < min) || matches!((a, b), (Some(a), Some(b)) if a > b) {
+        return None;
+    }
+    Some((a.filter(|a| *a > min), b.filter(|b| *b < max)))
 }
 
 fn map_bound(b: &QBound, f: impl Fn(&str) -> Term) -> Bound<Term> {

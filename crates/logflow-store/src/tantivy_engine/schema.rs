@@ -1,14 +1,14 @@
 //! The tantivy schema of a log partition and the record -> document mapping.
 //!
 //! Only `source` (the record's JSON) is stored; every other field exists to be searched, sorted or
-//! aggregated. Keyword fields use the `raw` tokenizer (exact, case-sensitive values); `message` is
-//! full text with positions (phrases); `attributes` is a JSON field with raw values, fast so that
-//! numeric ranges and existence checks work on any path.
+//! aggregated. Keyword fields use the `raw` tokenizer (exact, case-sensitive values); `service`,
+//! `level` and `timestamp` also have fast columns (sorting, aggregations); `message` is full text
+//! with positions (phrases); `attributes` is a JSON field with raw values in the inverted index.
 
 use logflow_core::LogRecord;
 use tantivy::schema::{
     DateOptions, DateTimePrecision, Field, IndexRecordOption, JsonObjectOptions, Schema, TextFieldIndexing,
-    TextOptions, FAST, STORED, STRING,
+    TextOptions, STORED,
 };
 use tantivy::{DateTime, TantivyDocument};
 
@@ -33,35 +33,39 @@ pub struct Fields {
 
 pub fn build_schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
-    let keyword_fast = STRING | FAST;
-    let id = b.add_text_field("id", keyword_fast.clone());
+    // Results are ordered by time, never by relevance, so no field keeps BM25 field norms.
+    let raw = || {
+        TextFieldIndexing::default()
+            .set_tokenizer("raw")
+            .set_index_option(IndexRecordOption::Basic)
+            .set_fieldnorms(false)
+    };
+    let keyword = || TextOptions::default().set_indexing_options(raw());
+    let keyword_fast = || keyword().set_fast(Some("raw"));
+    let id = b.add_text_field("id", keyword());
     let timestamp = b.add_date_field(
         "timestamp",
         DateOptions::default().set_indexed().set_fast().set_precision(DateTimePrecision::Microseconds),
     );
-    let service = b.add_text_field("service", keyword_fast.clone());
-    let level = b.add_text_field("level", keyword_fast);
+    let service = b.add_text_field("service", keyword_fast());
+    let level = b.add_text_field("level", keyword_fast());
     let message = b.add_text_field(
         "message",
         TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
                 .set_tokenizer(MESSAGE_TOKENIZER)
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions)
+                .set_fieldnorms(false),
         ),
     );
-    let host = b.add_text_field("host", STRING);
-    let correlation_id = b.add_text_field("correlation_id", STRING);
-    let request_id = b.add_text_field("request_id", STRING);
-    let trace_id = b.add_text_field("trace_id", STRING);
-    let span_id = b.add_text_field("span_id", STRING);
-    let attributes = b.add_json_field(
-        "attributes",
-        JsonObjectOptions::default()
-            .set_indexing_options(
-                TextFieldIndexing::default().set_tokenizer("raw").set_index_option(IndexRecordOption::Basic),
-            )
-            .set_fast(Some("raw")),
-    );
+    let host = b.add_text_field("host", keyword());
+    let correlation_id = b.add_text_field("correlation_id", keyword());
+    let request_id = b.add_text_field("request_id", keyword());
+    let trace_id = b.add_text_field("trace_id", keyword());
+    let span_id = b.add_text_field("span_id", keyword());
+    // Inverted index only: exact values, numeric ranges and existence all work from the terms
+    // (see query.rs), and a columnar copy of every attribute path would cost more than it buys.
+    let attributes = b.add_json_field("attributes", JsonObjectOptions::default().set_indexing_options(raw()));
     let source = b.add_bytes_field("source", STORED);
     let fields = Fields {
         id,

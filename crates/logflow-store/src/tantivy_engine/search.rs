@@ -2,7 +2,8 @@
 //!
 //! Order is `(timestamp desc, id desc)`. tantivy's top-k by fast field breaks timestamp ties
 //! arbitrarily, so each partition is read in two steps: the top `need` hits by timestamp, then the
-//! complete set of hits sharing the boundary timestamp, ordered by id. That makes every page exact
+//! complete set of hits sharing the boundary timestamp, ordered by id (read from the stored record,
+//! which the page needs anyway). That makes every page exact
 //! even when thousands of logs share one microsecond (a batch ingested without timestamps).
 
 use super::partition::Partition;
@@ -11,19 +12,16 @@ use super::schema::Fields;
 use crate::{Result, StoreError};
 use logflow_core::search::{Cursor, SearchRequest, SearchResult};
 use logflow_core::LogRecord;
-use std::collections::HashMap;
 use std::sync::Arc;
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
-use tantivy::columnar::StrColumn;
 use tantivy::query::TermQuery;
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DateTime, DocAddress, Order, Searcher, TantivyDocument, Term};
 
-/// A hit before its document is loaded.
+/// A candidate hit with its record loaded (ties are broken by the record's id).
 struct Hit {
     ts: i64,
-    id: String,
-    addr: DocAddress,
+    rec: LogRecord,
 }
 
 pub fn search(fields: &Fields, partitions: &[Arc<Partition>], req: &SearchRequest) -> Result<SearchResult> {
@@ -54,10 +52,8 @@ pub fn search(fields: &Fields, partitions: &[Arc<Partition>], req: &SearchReques
         if req.after.as_ref().is_some_and(|c| c.timestamp_micros < p_start) {
             continue; // the cursor is past this whole day
         }
-        let page = partition_page(&compiler, &searcher, &base, req.after.as_ref(), need)?;
-        for hit in page {
-            hits.push(load(fields, &searcher, hit.addr)?);
-        }
+        let page = partition_page(&compiler, fields, &searcher, &base, req.after.as_ref(), need)?;
+        hits.extend(page.into_iter().map(|h| h.rec));
     }
     if !req.count_total {
         total = hits.len() as u64;
@@ -70,19 +66,19 @@ pub fn search(fields: &Fields, partitions: &[Arc<Partition>], req: &SearchReques
 /// Up to `need` hits of one partition after `cursor`, in order.
 fn partition_page(
     c: &Compiler,
+    fields: &Fields,
     searcher: &Searcher,
     base: &BoxQuery,
     cursor: Option<&Cursor>,
     need: usize,
 ) -> Result<Vec<Hit>> {
     let mut out = Vec::new();
-    let mut ids = IdReader::new(searcher);
     let mut query = base.box_clone();
     if let Some(cur) = cursor {
         // Hits sharing the cursor's timestamp come first: those with a smaller id.
         let q = and_all(vec![base.box_clone(), c.timestamp_eq(cur.timestamp_micros)]);
-        let mut ties = ties_of(searcher, &q, cur.timestamp_micros, &mut ids)?;
-        ties.retain(|h| h.id.as_str() < cur.id.as_str());
+        let mut ties = ties_of(fields, searcher, &q, cur.timestamp_micros)?;
+        ties.retain(|h| h.rec.id.as_str() < cur.id.as_str());
         out.extend(ties.into_iter().take(need));
         if out.len() == need {
             return Ok(out);
@@ -102,7 +98,7 @@ fn partition_page(
         let ts = ts.into_timestamp_micros();
         // On a full page the run at `last_ts` may be cut arbitrarily; it is re-read whole below.
         if !page_is_full || ts > last_ts {
-            sure.push(Hit { ts, id: ids.id(*addr)?, addr: *addr });
+            sure.push(Hit { ts, rec: load(fields, searcher, *addr)? });
         }
     }
     sort_hits(&mut sure);
@@ -110,50 +106,21 @@ fn partition_page(
     out.extend(sure);
     if page_is_full {
         let q = and_all(vec![query.box_clone(), c.timestamp_eq(last_ts)]);
-        out.extend(ties_of(searcher, &q, last_ts, &mut ids)?.into_iter().take(room));
+        out.extend(ties_of(fields, searcher, &q, last_ts)?.into_iter().take(room));
     }
     Ok(out)
 }
 
-fn ties_of(searcher: &Searcher, q: &BoxQuery, ts: i64, ids: &mut IdReader) -> Result<Vec<Hit>> {
+fn ties_of(fields: &Fields, searcher: &Searcher, q: &BoxQuery, ts: i64) -> Result<Vec<Hit>> {
     let set = searcher.search(q, &DocSetCollector)?;
-    let mut hits = set.into_iter().map(|addr| Ok(Hit { ts, id: ids.id(addr)?, addr })).collect::<Result<Vec<_>>>()?;
+    let mut hits =
+        set.into_iter().map(|addr| Ok(Hit { ts, rec: load(fields, searcher, addr)? })).collect::<Result<Vec<_>>>()?;
     sort_hits(&mut hits);
     Ok(hits)
 }
 
 fn sort_hits(hits: &mut [Hit]) {
-    hits.sort_unstable_by(|a, b| b.ts.cmp(&a.ts).then_with(|| b.id.cmp(&a.id)));
-}
-
-/// Reads ids from the `id` fast column without loading documents.
-struct IdReader<'a> {
-    searcher: &'a Searcher,
-    columns: HashMap<u32, StrColumn>,
-    buf: String,
-}
-
-impl<'a> IdReader<'a> {
-    fn new(searcher: &'a Searcher) -> Self {
-        IdReader { searcher, columns: HashMap::new(), buf: String::new() }
-    }
-
-    fn id(&mut self, addr: DocAddress) -> Result<String> {
-        if !self.columns.contains_key(&addr.segment_ord) {
-            let col = self
-                .searcher
-                .segment_reader(addr.segment_ord)
-                .fast_fields()
-                .str("id")?
-                .ok_or_else(|| StoreError::Engine("id fast field missing".into()))?;
-            self.columns.insert(addr.segment_ord, col);
-        }
-        let col = &self.columns[&addr.segment_ord];
-        let ord = col.ords().first(addr.doc_id).ok_or_else(|| StoreError::Engine("document without id".into()))?;
-        self.buf.clear();
-        col.ord_to_str(ord, &mut self.buf)?;
-        Ok(self.buf.clone())
-    }
+    hits.sort_unstable_by(|a, b| b.ts.cmp(&a.ts).then_with(|| b.rec.id.cmp(&a.rec.id)));
 }
 
 fn load(fields: &Fields, searcher: &Searcher, addr: DocAddress) -> Result<LogRecord> {

@@ -107,6 +107,14 @@ fn query_language_end_to_end() {
         ("attributes.latency_ms:>500", &["p2"]),
         ("attributes.latency_ms:[100 TO 200]", &["o1"]),
         ("attributes.latency_ms:*", &["o1", "p2"]),
+        // Open-ended ranges stay within their own path and type (regression: they ran into
+        // the terms of other attribute paths).
+        ("attributes.latency_ms:<200", &["o1"]),
+        ("attributes.amount:<50", &["p2"]),
+        ("attributes.amount:>=12", &["p2", "p1"]),
+        ("attributes.region:[a TO *]", &["a1"]),
+        ("attributes.card:*", &["p1"]),
+        ("attributes.latency_ms:[* TO *]", &["o1", "p2"]),
         ("attributes.region:eu-*", &["a1"]),
         ("host:payment-service-1", &["p2", "p1"]),
         ("id:p1", &["p1"]),
@@ -213,6 +221,19 @@ fn retention_drops_whole_partitions() {
     // The partition covering the cutoff itself is kept.
     let dropped = s.inner.apply_retention(t0() - ChronoDuration::days(3)).unwrap();
     assert!(dropped.is_empty());
+}
+
+#[test]
+fn expired_days_are_not_recreated_after_retention() {
+    let (dir, s) = open();
+    s.inner.apply_retention(t0() - ChronoDuration::days(7)).unwrap();
+    // A WAL replay after downtime may carry logs that expired meanwhile: they must stay dropped.
+    let mut old = rec("old", 0, "svc", Level::Info, "old news", json!({}));
+    old.timestamp = t0() - ChronoDuration::days(9);
+    s.add_blocking(1, &[old, rec("new", 0, "svc", Level::Info, "new news", json!({}))]).unwrap();
+    s.commit_blocking(1).unwrap();
+    assert_eq!(ids(&s, "news"), ["new"]);
+    assert_eq!(dir_count(dir.path()), 1);
 }
 
 fn dir_count(p: &Path) -> usize {
