@@ -35,7 +35,7 @@ impl PipelineConfig {
             wal_dir,
             wal: WalOptions::default(),
             commit_interval: Duration::from_secs(1),
-            max_pending_bytes: 64 << 20,
+            max_pending_bytes: 32 << 20,
             retention_days: 7,
             retention_check_interval: Duration::from_secs(600),
         }

@@ -65,8 +65,12 @@ struct Report {
     ingest_mb_per_sec: f64,
     backpressure_retries: u64,
     searchable_lag_ms: f64,
+    /// Resident memory: all of it, and the anonymous part (heap; the rest is mapped index files,
+    /// page cache the kernel can reclaim).
     rss_peak_ingest_mib: Option<f64>,
+    rss_anon_peak_ingest_mib: Option<f64>,
     rss_after_mib: Option<f64>,
+    rss_anon_after_mib: Option<f64>,
     stored_docs: u64,
     disk_bytes: Option<u64>,
     disk_per_raw_byte: Option<f64>,
@@ -156,7 +160,8 @@ async fn bench(args: &BenchArgs, url: &str, pid: Option<u32>, data_dir: Option<&
         ingest(args, &client, url, pid, before, &mut report).await?;
     }
     report.stored_docs = count(&client, url).await?;
-    report.rss_after_mib = pid.and_then(rss_mib);
+    report.rss_after_mib = pid.and_then(|p| rss_mib(p, "VmRSS:"));
+    report.rss_anon_after_mib = pid.and_then(|p| rss_mib(p, "RssAnon:"));
     if let Some(dir) = data_dir {
         let disk = dir_size(dir);
         report.disk_bytes = Some(disk);
@@ -202,12 +207,16 @@ async fn ingest(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let peak = Arc::new(AtomicU64::new(0));
+    let peak_anon = Arc::new(AtomicU64::new(0));
     let sampler = pid.map(|pid| {
-        let peak = peak.clone();
+        let (peak, peak_anon) = (peak.clone(), peak_anon.clone());
         tokio::spawn(async move {
             loop {
-                if let Some(m) = rss_mib(pid) {
+                if let Some(m) = rss_mib(pid, "VmRSS:") {
                     peak.fetch_max(m as u64, Ordering::Relaxed);
+                }
+                if let Some(m) = rss_mib(pid, "RssAnon:") {
+                    peak_anon.fetch_max(m as u64, Ordering::Relaxed);
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -276,6 +285,7 @@ async fn ingest(
     report.ingest_mb_per_sec = report.raw_bytes as f64 / ingest_secs / 1e6;
     report.backpressure_retries = retries.load(Ordering::Relaxed);
     report.rss_peak_ingest_mib = pid.map(|_| peak.load(Ordering::Relaxed) as f64);
+    report.rss_anon_peak_ingest_mib = pid.map(|_| peak_anon.load(Ordering::Relaxed) as f64);
     Ok(())
 }
 
@@ -323,9 +333,10 @@ async fn searches(args: &BenchArgs, client: &reqwest::Client, url: &str) -> anyh
     Ok(out)
 }
 
-fn rss_mib(pid: u32) -> Option<f64> {
+/// A memory line of `/proc/<pid>/status` (`VmRSS:`, `RssAnon:`) in MiB.
+fn rss_mib(pid: u32, key: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }
@@ -351,11 +362,11 @@ fn print_report(r: &Report) {
         );
         println!("  searchable {:.0} ms after the last acknowledgement", r.searchable_lag_ms);
     }
-    if let Some(m) = r.rss_peak_ingest_mib {
-        println!("  server RSS: peak {m:.0} MiB while ingesting");
+    if let (Some(m), Some(a)) = (r.rss_peak_ingest_mib, r.rss_anon_peak_ingest_mib) {
+        println!("  server RSS: peak {m:.0} MiB while ingesting (anonymous: peak {a:.0} MiB)");
     }
-    if let Some(m) = r.rss_after_mib {
-        println!("  server RSS: {m:.0} MiB holding {} logs", r.stored_docs);
+    if let (Some(m), Some(a)) = (r.rss_after_mib, r.rss_anon_after_mib) {
+        println!("  server RSS: {m:.0} MiB holding {} logs (anonymous: {a:.0} MiB)", r.stored_docs);
     }
     if let (Some(d), Some(ratio)) = (r.disk_bytes, r.disk_per_raw_byte) {
         println!(

@@ -78,7 +78,7 @@ impl Default for IngestConfig {
         IngestConfig {
             max_body_bytes: 10 << 20,
             max_message_bytes: 256 << 10,
-            max_pending_bytes: 64 << 20,
+            max_pending_bytes: 32 << 20,
             commit_interval_ms: 1000,
             wal_segment_bytes: 64 << 20,
             wal_fsync: true,
