@@ -1,7 +1,8 @@
 //! The OpenAPI document, generated from the handlers' annotations; Swagger UI (vendored, no CDN)
 //! at `/docs`, the JSON at `/openapi.json`.
 
-use crate::routes::{health, logs};
+use crate::metrics;
+use crate::routes::{health, logs, trace};
 use crate::AppState;
 use axum::Router;
 use utoipa::OpenApi;
@@ -10,12 +11,17 @@ use utoipa_swagger_ui::SwaggerUi;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "LogFlow API", description = "Log aggregation and analysis: ingest, search, metrics, alerts."),
-    paths(logs::ingest, logs::search, logs::recent, logs::get_log, health::health),
+    paths(logs::ingest, logs::search, logs::recent, logs::get_log, health::health, trace::context, metrics::metrics),
     components(schemas(
-        logs::IngestResponse, logs::SearchResponse, logs::LogResponse, health::HealthResponse,
+        logs::IngestResponse, logs::SearchResponse, logs::LogResponse, health::HealthResponse, trace::TraceContext,
         crate::error::ErrorBody, logflow_core::LogRecord, logflow_core::Level
     )),
-    tags((name = "logs", description = "Ingest and search logs"), (name = "health", description = "Service health"))
+    tags(
+        (name = "logs", description = "Ingest and search logs"),
+        (name = "health", description = "Service health"),
+        (name = "trace", description = "Request and correlation ids"),
+        (name = "observability", description = "Prometheus metrics"),
+    )
 )]
 pub struct ApiDoc;
 

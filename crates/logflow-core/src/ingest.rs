@@ -176,8 +176,8 @@ pub fn parse_item(mut map: Map<String, Value>, limits: &IngestLimits, now: DateT
         .ok_or("missing required field 'message'")?;
     let level = take_level(&mut map)?;
     let timestamp = take_timestamp(&mut map, limits, now)?;
-    let id = match take_string(&mut map, &["id"], 128)? {
-        Some(id) if valid_id(&id) => id,
+    let id = match take_string(&mut map, &["id"], crate::model::MAX_ID_LEN)? {
+        Some(id) if crate::model::is_valid_id(&id) => id,
         Some(id) => {
             return Err(format!(
                 "field 'id' ('{}') may only contain letters, digits, '.', '_', ':' and '-'",
@@ -306,10 +306,6 @@ fn epoch_number(x: f64) -> Option<DateTime<Utc>> {
         x / 1e3
     };
     Utc.timestamp_micros(micros as i64).single()
-}
-
-fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
 fn check_attributes(attrs: &Map<String, Value>, limits: &IngestLimits) -> Result<(), String> {

@@ -217,6 +217,16 @@ impl EncodedBatch {
     }
 }
 
+/// Longest id a client may supply (log ids, request and correlation ids).
+pub const MAX_ID_LEN: usize = 128;
+
+/// Whether a client-supplied id is acceptable: 1..=128 characters of `A-Z a-z 0-9 . _ : -`, safe in
+/// URLs, headers and log lines.
+pub fn is_valid_id(id: &str) -> bool {
+    (1..=MAX_ID_LEN).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
 /// Generate a new server-side id: a ULID, lexicographically sortable by creation time.
 pub fn new_id() -> String {
     ulid::Ulid::new().to_string()

@@ -77,3 +77,16 @@ pub trait LogStore: Send + Sync + 'static {
     /// A cheap liveness probe for `/health`.
     async fn health(&self) -> Result<()>;
 }
+
+/// Bytes used by the files under `dir`, recursively (0 if it cannot be read).
+pub fn dir_size(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}

@@ -163,7 +163,7 @@ async fn bench(args: &BenchArgs, url: &str, pid: Option<u32>, data_dir: Option<&
     report.rss_after_mib = pid.and_then(|p| rss_mib(p, "VmRSS:"));
     report.rss_anon_after_mib = pid.and_then(|p| rss_mib(p, "RssAnon:"));
     if let Some(dir) = data_dir {
-        let disk = dir_size(dir);
+        let disk = logflow_store::dir_size(dir);
         report.disk_bytes = Some(disk);
         if report.raw_bytes > 0 && before == 0 {
             report.disk_per_raw_byte = Some(disk as f64 / report.raw_bytes as f64);
@@ -339,18 +339,6 @@ fn rss_mib(pid: u32, key: &str) -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with(key))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
-}
-
-fn dir_size(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }
 
 fn print_report(r: &Report) {

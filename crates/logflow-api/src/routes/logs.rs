@@ -1,6 +1,7 @@
 //! `/api/v1/logs`: durable ingest, search with a search-after cursor, recent logs, lookup by id.
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::metrics::{IngestTally, BACKEND_TANTIVY};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
@@ -113,7 +114,9 @@ pub async fn ingest(
     }
     let ids: Vec<String> = batch.records.iter().map(|r| r.id.clone()).collect();
     let accepted = batch.records.len();
+    let tally = IngestTally::of(&batch.records);
     st.pipeline.ingest(batch.records).await?;
+    st.metrics.record_ingested(&tally);
     let status = if batch.errors.is_empty() { StatusCode::OK } else { StatusCode::MULTI_STATUS };
     let resp =
         IngestResponse { accepted, rejected: batch.errors.len(), ids, errors: batch.errors, took_ms: millis(started) };
@@ -213,8 +216,13 @@ fn build_request(p: SearchParams) -> ApiResult<SearchRequest> {
     })
 }
 
-async fn run_search(st: &AppState, req: SearchRequest, started: Instant) -> ApiResult<Json<SearchResponse>> {
-    let res = st.store.search(&req).await?;
+async fn run_search(
+    st: &AppState,
+    operation: &'static str,
+    req: SearchRequest,
+    started: Instant,
+) -> ApiResult<Json<SearchResponse>> {
+    let res = st.metrics.time_store_query(operation, BACKEND_TANTIVY, st.store.search(&req)).await?;
     Ok(Json(SearchResponse {
         total: res.total,
         count: res.hits.len(),
@@ -248,7 +256,7 @@ async fn run_search(st: &AppState, req: SearchRequest, started: Instant) -> ApiR
 pub async fn search(State(st): State<AppState>, RawQuery(raw): RawQuery) -> ApiResult<Json<SearchResponse>> {
     let started = Instant::now();
     let req = build_request(parse_params(raw)?)?;
-    run_search(&st, req, started).await
+    run_search(&st, "search", req, started).await
 }
 
 /// The most recent logs, optionally filtered by service and level.
@@ -263,7 +271,7 @@ pub async fn recent(State(st): State<AppState>, RawQuery(raw): RawQuery) -> ApiR
     let started = Instant::now();
     let mut p = parse_params(raw)?;
     p.query = None;
-    run_search(&st, build_request(p)?, started).await
+    run_search(&st, "recent", build_request(p)?, started).await
 }
 
 /// One log by its id.
@@ -276,7 +284,7 @@ pub async fn get_log(
 ) -> ApiResult<Json<LogResponse>> {
     let started = Instant::now();
     let Path(id) = id.map_err(|e| ApiError::BadRequest(format!("invalid log id: {}", e.body_text())))?;
-    match st.store.get(&id).await? {
+    match st.metrics.time_store_query("get", BACKEND_TANTIVY, st.store.get(&id)).await? {
         Some(log) => Ok(Json(LogResponse { log, took_ms: millis(started) })),
         None => Err(ApiError::NotFound(format!("no log with id '{id}'"))),
     }

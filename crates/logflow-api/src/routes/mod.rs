@@ -2,6 +2,7 @@
 
 pub mod health;
 pub mod logs;
+pub mod trace;
 
 use crate::error::ApiError;
 use axum::http::Uri;

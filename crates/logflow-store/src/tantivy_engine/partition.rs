@@ -152,18 +152,6 @@ impl Partition {
     }
 
     pub fn bytes_on_disk(&self) -> u64 {
-        dir_size(&self.dir)
+        crate::dir_size(&self.dir)
     }
-}
-
-pub fn dir_size(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }

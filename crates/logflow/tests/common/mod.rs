@@ -377,3 +377,12 @@ pub fn now_secs() -> DateTime<Utc> {
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("logflow-it-").tempdir().expect("temp dir")
 }
+
+/// GET `base + path_and_query` with extra request headers.
+pub fn get_with_headers(base: &str, path_and_query: &str, headers: &[(&str, &str)]) -> Resp {
+    let mut req = client().get(format!("{base}{path_and_query}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    Resp::read(req.send().expect("GET"))
+}
