@@ -74,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::health::router())
         .merge(routes::logs::router())
         .merge(routes::trace::router())
+        .merge(routes::correlation::router())
         .merge(metrics::router())
         .merge(openapi::router())
         .fallback(routes::not_found)

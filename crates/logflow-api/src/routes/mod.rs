@@ -1,5 +1,6 @@
 //! One module per API resource, each exposing `router()`.
 
+pub mod correlation;
 pub mod health;
 pub mod logs;
 pub mod trace;
