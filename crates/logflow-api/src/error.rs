@@ -51,6 +51,18 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A request body that could not be read: too large (413, naming `limit`) or broken (400).
+    pub fn from_body_rejection(r: axum::extract::rejection::BytesRejection, limit: usize) -> ApiError {
+        match r.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!(
+                "request body is larger than the limit of {limit} bytes; split it into smaller batches"
+            )),
+            _ => ApiError::BadRequest(format!("could not read the request body: {}", r.body_text())),
+        }
+    }
+}
+
 impl From<logflow_store::StoreError> for ApiError {
     fn from(e: logflow_store::StoreError) -> Self {
         match e {

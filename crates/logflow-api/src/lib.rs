@@ -58,6 +58,15 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
         }
     }
+
+    /// Durably ingest validated records (returns once they are fsynced in the WAL) and count them
+    /// in the ingest metrics. Every source goes through here: HTTP ingest, trace events, the demo.
+    pub async fn ingest(&self, records: Vec<logflow_core::LogRecord>) -> Result<(), error::ApiError> {
+        let tally = metrics::IngestTally::of(&records);
+        self.pipeline.ingest(records).await?;
+        self.metrics.record_ingested(&tally);
+        Ok(())
+    }
 }
 
 /// The whole application router.

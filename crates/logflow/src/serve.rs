@@ -91,7 +91,8 @@ async fn serve(cfg: Config, demo: bool, demo_rate: f64) -> anyhow::Result<()> {
         ..IngestLimits::default()
     };
     let api = ApiConfig { max_body_bytes: cfg.ingest.max_body_bytes, limits: limits.clone() };
-    let app = logflow_api::router(AppState::new(pipeline.clone(), api));
+    let state = AppState::new(pipeline.clone(), api);
+    let app = logflow_api::router(state.clone());
 
     let listener =
         tokio::net::TcpListener::bind(&cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
@@ -100,7 +101,7 @@ async fn serve(cfg: Config, demo: bool, demo_rate: f64) -> anyhow::Result<()> {
     // A stable line on stdout for scripts and tests (the port may have been chosen by the OS).
     println!("logflow: listening on http://{addr}");
 
-    let demo_task = demo.then(|| tokio::spawn(run_demo(pipeline.clone(), limits, demo_rate)));
+    let demo_task = demo.then(|| tokio::spawn(run_demo(state, limits, demo_rate)));
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
@@ -123,13 +124,13 @@ async fn shutdown_signal() {
     }
 }
 
-/// Feeds generated logs into the pipeline as if they had come over HTTP.
-struct PipelineSink {
-    pipeline: Arc<Pipeline>,
+/// Feeds generated logs in as if they had come over HTTP (same validation, same metrics).
+struct DemoSink {
+    state: AppState,
     limits: IngestLimits,
 }
 
-impl Sink for PipelineSink {
+impl Sink for DemoSink {
     async fn send(&mut self, batch: Vec<serde_json::Value>) -> anyhow::Result<()> {
         let now = Utc::now();
         let records = batch
@@ -143,7 +144,7 @@ impl Sink for PipelineSink {
             return Ok(());
         }
         // Under backpressure the demo simply drops its batch: it is sample data.
-        if let Err(e) = self.pipeline.ingest(records).await {
+        if let Err(e) = self.state.ingest(records).await {
             tracing::debug!(error = %e, "demo batch not ingested");
         }
         Ok(())
@@ -151,10 +152,10 @@ impl Sink for PipelineSink {
 }
 
 /// `--demo`: an hour of history on an empty store, then live logs at `rate`.
-async fn run_demo(pipeline: Arc<Pipeline>, limits: IngestLimits, rate: f64) {
-    let mut sink = PipelineSink { pipeline: pipeline.clone(), limits };
-    let empty = pipeline
-        .store()
+async fn run_demo(state: AppState, limits: IngestLimits, rate: f64) {
+    let store = state.store.clone();
+    let mut sink = DemoSink { state, limits };
+    let empty = store
         .search(&logflow_core::search::SearchRequest::new(logflow_core::query::Query::All))
         .await
         .map(|r| r.total == 0)

@@ -1,7 +1,7 @@
 //! `/api/v1/logs`: durable ingest, search with a search-after cursor, recent logs, lookup by id.
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::metrics::{IngestTally, BACKEND_TANTIVY};
+use crate::metrics::BACKEND_TANTIVY;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
@@ -84,13 +84,7 @@ pub async fn ingest(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let started = Instant::now();
-    let body = body.map_err(|r| match r.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!(
-            "request body is larger than the limit of {} bytes; split it into smaller batches",
-            st.config.max_body_bytes
-        )),
-        _ => ApiError::BadRequest(format!("could not read the request body: {}", r.body_text())),
-    })?;
+    let body = body.map_err(|r| ApiError::from_body_rejection(r, st.config.max_body_bytes))?;
     let format = body_format(&headers)?;
     let limits = st.config.limits.clone();
     let now = Utc::now();
@@ -114,9 +108,7 @@ pub async fn ingest(
     }
     let ids: Vec<String> = batch.records.iter().map(|r| r.id.clone()).collect();
     let accepted = batch.records.len();
-    let tally = IngestTally::of(&batch.records);
-    st.pipeline.ingest(batch.records).await?;
-    st.metrics.record_ingested(&tally);
+    st.ingest(batch.records).await?;
     let status = if batch.errors.is_empty() { StatusCode::OK } else { StatusCode::MULTI_STATUS };
     let resp =
         IngestResponse { accepted, rejected: batch.errors.len(), ids, errors: batch.errors, took_ms: millis(started) };

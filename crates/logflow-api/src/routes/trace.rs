@@ -2,7 +2,6 @@
 //! under the request's ids.
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::metrics::IngestTally;
 use crate::request_id::RequestContext;
 use crate::AppState;
 use axum::body::Bytes;
@@ -101,13 +100,7 @@ pub async fn log_event(
     ctx: RequestContext,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<TraceEventResponse>)> {
-    let body = body.map_err(|r| match r.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!(
-            "request body is larger than the limit of {} bytes",
-            st.config.max_body_bytes
-        )),
-        _ => ApiError::BadRequest(format!("could not read the request body: {}", r.body_text())),
-    })?;
+    let body = body.map_err(|r| ApiError::from_body_rejection(r, st.config.max_body_bytes))?;
     let map = event_item(&body, &ctx, st.config.limits.max_field_bytes)?;
     let record = parse_item(map, &st.config.limits, chrono::Utc::now()).map_err(ApiError::BadRequest)?;
     let resp = TraceEventResponse {
@@ -116,10 +109,7 @@ pub async fn log_event(
         request_id: ctx.request_id,
         timestamp: format_timestamp(&record.timestamp),
     };
-    let records = vec![record];
-    let tally = IngestTally::of(&records);
-    st.pipeline.ingest(records).await?;
-    st.metrics.record_ingested(&tally);
+    st.ingest(vec![record]).await?;
     Ok((StatusCode::CREATED, Json(resp)))
 }
 

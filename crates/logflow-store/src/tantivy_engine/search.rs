@@ -39,21 +39,24 @@ pub fn search(fields: &Fields, partitions: &[Arc<Partition>], req: &SearchReques
         let mut clauses = compiler.request(req)?;
         clauses.extend(compiler.time_range(start, end));
         let base = and_all(clauses);
-        if req.count_total {
-            total += searcher.search(&base, &Count)? as u64;
-        }
         let need = req.limit.saturating_sub(hits.len());
-        if need == 0 {
-            if req.count_total {
-                continue; // keep counting older partitions
-            }
+        // Once the page is full, or the cursor is past this whole day, only counting is left.
+        let page_wanted = need > 0 && req.after.as_ref().is_none_or(|c| c.timestamp_micros >= p_start);
+        let mut counted = None;
+        if page_wanted {
+            let (page, n) =
+                partition_page(&compiler, fields, &searcher, &base, req.after.as_ref(), need, req.count_total)?;
+            hits.extend(page.into_iter().map(|h| h.rec));
+            counted = n;
+        }
+        if req.count_total {
+            total += match counted {
+                Some(n) => n,
+                None => searcher.search(&base, &Count)? as u64,
+            };
+        } else if need == 0 {
             break;
         }
-        if req.after.as_ref().is_some_and(|c| c.timestamp_micros < p_start) {
-            continue; // the cursor is past this whole day
-        }
-        let page = partition_page(&compiler, fields, &searcher, &base, req.after.as_ref(), need)?;
-        hits.extend(page.into_iter().map(|h| h.rec));
     }
     if !req.count_total {
         total = hits.len() as u64;
@@ -63,7 +66,8 @@ pub fn search(fields: &Fields, partitions: &[Arc<Partition>], req: &SearchReques
     Ok(SearchResult { total, hits, next_cursor })
 }
 
-/// Up to `need` hits of one partition after `cursor`, in order.
+/// Up to `need` hits of one partition after `cursor`, in order. With `count` and no cursor, the
+/// page's own pass also counts every match of `base` (returned as `Some`), saving a second pass.
 fn partition_page(
     c: &Compiler,
     fields: &Fields,
@@ -71,7 +75,8 @@ fn partition_page(
     base: &BoxQuery,
     cursor: Option<&Cursor>,
     need: usize,
-) -> Result<Vec<Hit>> {
+    count: bool,
+) -> Result<(Vec<Hit>, Option<u64>)> {
     let mut out = Vec::new();
     let mut query = base.box_clone();
     if let Some(cur) = cursor {
@@ -81,16 +86,21 @@ fn partition_page(
         ties.retain(|h| h.rec.id.as_str() < cur.id.as_str());
         out.extend(ties.into_iter().take(need));
         if out.len() == need {
-            return Ok(out);
+            return Ok((out, None));
         }
         let older = c.time_range(None, Some(cur.timestamp_micros)).expect("bounded range");
         query = and_all(vec![base.box_clone(), older]);
     }
     let want = need - out.len();
     let collector = TopDocs::with_limit(want).order_by_fast_field::<DateTime>("timestamp", Order::Desc);
-    let top = searcher.search(&query, &collector)?;
+    let (top, counted) = if count && cursor.is_none() {
+        let (top, n) = searcher.search(&query, &(collector, Count))?;
+        (top, Some(n as u64))
+    } else {
+        (searcher.search(&query, &collector)?, None)
+    };
     let Some(last_ts) = top.last().map(|(ts, _)| ts.into_timestamp_micros()) else {
-        return Ok(out);
+        return Ok((out, counted));
     };
     let page_is_full = top.len() == want;
     let mut sure = Vec::with_capacity(top.len());
@@ -108,7 +118,7 @@ fn partition_page(
         let q = and_all(vec![query.box_clone(), c.timestamp_eq(last_ts)]);
         out.extend(ties_of(fields, searcher, &q, last_ts)?.into_iter().take(room));
     }
-    Ok(out)
+    Ok((out, counted))
 }
 
 fn ties_of(fields: &Fields, searcher: &Searcher, q: &BoxQuery, ts: i64) -> Result<Vec<Hit>> {
