@@ -10,6 +10,7 @@ use super::partition::Partition;
 use super::query::{and_all, BoxQuery, Compiler};
 use super::schema::Fields;
 use crate::{Result, StoreError};
+use logflow_core::query::Query;
 use logflow_core::search::{Cursor, SearchRequest, SearchResult};
 use logflow_core::LogRecord;
 use std::sync::Arc;
@@ -29,6 +30,9 @@ pub fn search(fields: &Fields, partitions: &[Arc<Partition>], req: &SearchReques
     let end = req.range.end.map(|t| t.timestamp_micros());
     let mut total = 0u64;
     let mut hits: Vec<LogRecord> = Vec::with_capacity(req.limit.min(1024));
+    // Unfiltered: a partition's match count is its document count, known without a pass.
+    let matches_all =
+        req.query == Query::All && req.services.is_empty() && req.levels.is_empty() && start.is_none() && end.is_none();
     for p in partitions {
         let (p_start, p_end) = p.bounds_micros();
         if start.is_some_and(|s| s >= p_end) || end.is_some_and(|e| e <= p_start) {
@@ -44,14 +48,16 @@ pub fn search(fields: &Fields, partitions: &[Arc<Partition>], req: &SearchReques
         let page_wanted = need > 0 && req.after.as_ref().is_none_or(|c| c.timestamp_micros >= p_start);
         let mut counted = None;
         if page_wanted {
+            let count_in_pass = req.count_total && !matches_all;
             let (page, n) =
-                partition_page(&compiler, fields, &searcher, &base, req.after.as_ref(), need, req.count_total)?;
+                partition_page(&compiler, fields, &searcher, &base, req.after.as_ref(), need, count_in_pass)?;
             hits.extend(page.into_iter().map(|h| h.rec));
             counted = n;
         }
         if req.count_total {
             total += match counted {
                 Some(n) => n,
+                None if matches_all => searcher.num_docs(),
                 None => searcher.search(&base, &Count)? as u64,
             };
         } else if need == 0 {
