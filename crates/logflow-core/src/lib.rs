@@ -9,11 +9,13 @@
 //!   wildcards, attribute paths) parsed into an engine-neutral AST that each log store compiles.
 //! * [`time`]: RFC 3339 and relative (`15m`, `1h`, `7d`) time parsing.
 //! * [`search`]: the engine-neutral search request/response and the search-after cursor.
+//! * [`template`]: message templates (variable parts replaced by placeholders) for grouping messages.
 
 pub mod ingest;
 pub mod model;
 pub mod query;
 pub mod search;
+pub mod template;
 pub mod time;
 
 pub use model::{EncodedBatch, Level, LogRecord};

@@ -12,9 +12,14 @@
 //! * **Exactly once.** `add` ignores records whose LSN the engine already committed for them, so
 //!   replaying the WAL after a crash never duplicates a log.
 //! * **Read path.** [`LogStore::search`] returns hits newest first by `(timestamp, id)` with a
-//!   search-after cursor (see [`logflow_core::search`]).
+//!   search-after cursor (see [`logflow_core::search`]). [`LogStore::aggregate`] counts the same
+//!   matches by service, level, time bucket and message template (see [`aggregate`]). Both see
+//!   exactly what has been committed.
 
+pub mod aggregate;
 pub mod tantivy_engine;
+
+pub use aggregate::{AggregateRequest, AggregateResult};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -70,6 +75,8 @@ pub trait LogStore: Send + Sync + 'static {
     /// The LSN up to which every record is durably stored (the WAL may drop what is at or below it).
     fn committed_lsn(&self) -> u64;
     async fn search(&self, req: &SearchRequest) -> Result<SearchResult>;
+    /// Counts over the logs matching `req`'s filters, from columnar data only (no log is loaded).
+    async fn aggregate(&self, req: &AggregateRequest) -> Result<AggregateResult>;
     async fn get(&self, id: &str) -> Result<Option<LogRecord>>;
     /// Drop whole partitions that ended before `cutoff`. Returns the names dropped.
     async fn apply_retention(&self, cutoff: DateTime<Utc>) -> Result<Vec<String>>;

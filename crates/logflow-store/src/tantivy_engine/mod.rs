@@ -4,6 +4,7 @@
 //! days it overlaps. The engine is synchronous inside; the [`LogStore`] impl runs it on tokio's
 //! blocking pool so searches never stall the async runtime.
 
+mod aggregate;
 mod partition;
 mod query;
 mod schema;
@@ -11,7 +12,7 @@ mod search;
 
 pub use partition::WriterConfig;
 
-use crate::{LogStore, PartitionStats, Result, StoreError, StoreStats};
+use crate::{AggregateRequest, AggregateResult, LogStore, PartitionStats, Result, StoreError, StoreStats};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use logflow_core::search::{SearchRequest, SearchResult};
@@ -25,6 +26,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tantivy::schema::Schema;
+use tantivy::Executor;
 
 /// Writers of partitions without writes for this long are closed.
 const WRITER_IDLE: Duration = Duration::from_secs(120);
@@ -44,6 +46,9 @@ struct Inner {
     write_lock: Mutex<()>,
     committed: AtomicU64,
     last_commit_micros: AtomicU64,
+    /// Runs an aggregation's segments in parallel, one thread per core: an aggregation reads
+    /// every matching document, unlike a search page.
+    aggregate_pool: Executor,
     /// The latest retention cutoff applied (micros, i64::MIN if none): days ending before it are
     /// never re-created, e.g. by a WAL replay of logs that expired while the server was down.
     retention_cutoff: AtomicI64,
@@ -76,6 +81,10 @@ impl TantivyStore {
                 write_lock: Mutex::new(()),
                 committed: AtomicU64::new(0),
                 last_commit_micros: AtomicU64::new(0),
+                aggregate_pool: Executor::multi_thread(
+                    std::thread::available_parallelism().map_or(1, |n| n.get()),
+                    "logflow-aggregate-",
+                )?,
                 retention_cutoff: AtomicI64::new(i64::MIN),
             }),
         })
@@ -92,6 +101,11 @@ impl TantivyStore {
 
     pub fn search_blocking(&self, req: &SearchRequest) -> Result<SearchResult> {
         search::search(&self.inner.fields, &self.inner.partitions_newest_first(), req)
+    }
+
+    pub fn aggregate_blocking(&self, req: &AggregateRequest) -> Result<AggregateResult> {
+        let inner = &self.inner;
+        aggregate::aggregate(&inner.fields, &inner.partitions_newest_first(), &inner.aggregate_pool, req)
     }
 }
 
@@ -130,8 +144,8 @@ impl Inner {
             if p.committed_lsn() >= lsn {
                 continue; // already durable in this partition: a replayed WAL record
             }
-            let f = self.fields;
-            let docs = recs.into_iter().map(move |(r, source)| schema::to_document(&f, r, source));
+            let (f, has) = (self.fields, p.optional());
+            let docs = recs.into_iter().map(move |(r, source)| schema::to_document(&f, has, r, source));
             p.add(docs, &self.cfg)?;
         }
         Ok(())
@@ -231,6 +245,12 @@ impl LogStore for TantivyStore {
         blocking(move || store.search_blocking(&req)).await
     }
 
+    async fn aggregate(&self, req: &AggregateRequest) -> Result<AggregateResult> {
+        let store = self.clone();
+        let req = req.clone();
+        blocking(move || store.aggregate_blocking(&req)).await
+    }
+
     async fn get(&self, id: &str) -> Result<Option<LogRecord>> {
         let inner = self.inner.clone();
         let id = id.to_string();
@@ -256,5 +276,7 @@ impl LogStore for TantivyStore {
     }
 }
 
+#[cfg(test)]
+mod aggregate_tests;
 #[cfg(test)]
 mod tests;

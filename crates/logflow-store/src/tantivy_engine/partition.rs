@@ -3,8 +3,12 @@
 //! Each partition records in its commit payload the last WAL LSN it has committed, so replay after a
 //! crash can skip exactly the records this partition already holds (see the crate docs). The
 //! writer is opened lazily and closed when the partition goes quiet, so old days cost no memory.
+//!
+//! A partition keeps the schema it was created with; one created before a field was added lacks
+//! it for good, and documents written into it leave that field out (see `schema.rs`).
 
-use crate::Result;
+use super::schema::{self, Optional};
+use crate::{Result, StoreError};
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
@@ -34,6 +38,8 @@ pub struct Partition {
     pub name: String,
     pub dir: PathBuf,
     index: Index,
+    /// The later-added fields this partition's schema has.
+    optional: Optional,
     reader: IndexReader,
     writer: Mutex<Option<IndexWriter>>,
     committed_lsn: AtomicU64,
@@ -46,7 +52,8 @@ impl Partition {
         day.format("%Y-%m-%d").to_string()
     }
 
-    /// Open the partition stored in `dir`, creating it with `schema` if absent.
+    /// Open the partition stored in `dir`, creating it with `schema` if absent. An existing
+    /// partition keeps its own schema, which must be `schema` or an older prefix of it.
     pub fn open(root: &Path, day: NaiveDate, schema: &Schema, cfg: &WriterConfig) -> Result<Partition> {
         let name = Self::dir_name(day);
         let dir = root.join(&name);
@@ -61,6 +68,9 @@ impl Partition {
             };
             Index::builder().schema(schema.clone()).settings(settings).create_in_dir(&dir)?
         };
+        let own_schema = index.schema();
+        schema::check_prefix(&own_schema, schema)
+            .map_err(|e| StoreError::Engine(format!("partition {}: {e}", dir.display())))?;
         let committed = index.load_metas()?.payload.and_then(|p| p.parse::<u64>().ok()).unwrap_or(0);
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         Ok(Partition {
@@ -68,6 +78,7 @@ impl Partition {
             name,
             dir,
             index,
+            optional: Optional::of(&own_schema),
             reader,
             writer: Mutex::new(None),
             committed_lsn: AtomicU64::new(committed),
@@ -81,6 +92,17 @@ impl Partition {
         let start = Utc.from_utc_datetime(&self.day.and_hms_opt(0, 0, 0).expect("midnight"));
         let end = start + chrono::Duration::days(1);
         (start.timestamp_micros(), end.timestamp_micros())
+    }
+
+    /// True when the day shares time with `[start, end)` (microseconds, either side open).
+    pub fn overlaps(&self, start: Option<i64>, end: Option<i64>) -> bool {
+        let (p_start, p_end) = self.bounds_micros();
+        start.is_none_or(|s| s < p_end) && end.is_none_or(|e| e > p_start)
+    }
+
+    /// The later-added fields this partition has (documents for it must leave out the others).
+    pub fn optional(&self) -> Optional {
+        self.optional
     }
 
     pub fn ends_before(&self, cutoff: DateTime<Utc>) -> bool {

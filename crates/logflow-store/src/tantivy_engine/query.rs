@@ -12,15 +12,17 @@
 use super::schema::{to_datetime, Fields};
 use crate::{Result, StoreError};
 use logflow_core::query::{Bound as QBound, Field, Query};
-use logflow_core::search::SearchRequest;
+use logflow_core::Level;
 use std::ops::Bound;
+use tantivy::columnar::Cardinality;
 use tantivy::query::{
-    AllQuery, BooleanQuery, EmptyQuery, ExistsQuery, InvertedIndexRangeQuery, Occur, PhraseQuery, Query as TQuery,
-    RangeQuery, RegexQuery, TermQuery, TermSetQuery,
+    AllQuery, AllScorer, BooleanQuery, EmptyQuery, EmptyScorer, EnableScoring, ExistsQuery, Explanation,
+    InvertedIndexRangeQuery, Occur, PhraseQuery, Query as TQuery, RangeQuery, RegexQuery, Scorer, TermQuery,
+    TermSetQuery, Weight,
 };
 use tantivy::schema::{Field as TField, IndexRecordOption, Type};
 use tantivy::tokenizer::TokenizerManager;
-use tantivy::Term;
+use tantivy::{DateTime, DocId, Score, SegmentReader, Term};
 
 pub type BoxQuery = Box<dyn TQuery>;
 
@@ -31,18 +33,19 @@ pub struct Compiler<'a> {
 }
 
 impl Compiler<'_> {
-    /// The full filter of a request, ignoring the cursor and time range (added per partition).
-    pub fn request(&self, req: &SearchRequest) -> Result<Vec<BoxQuery>> {
+    /// The clauses (to be ANDed) of a search or aggregation filter: the query, any of `services`,
+    /// any of `levels` (empty = all). The time range is added per partition, by the caller.
+    pub fn filters(&self, query: &Query, services: &[String], levels: &[Level]) -> Result<Vec<BoxQuery>> {
         let mut must: Vec<BoxQuery> = Vec::new();
-        if req.query != Query::All {
-            must.push(self.compile(&req.query)?);
+        if *query != Query::All {
+            must.push(self.compile(query)?);
         }
-        if !req.services.is_empty() {
-            let terms = req.services.iter().map(|s| Term::from_field_text(self.fields.service, s));
+        if !services.is_empty() {
+            let terms = services.iter().map(|s| Term::from_field_text(self.fields.service, s));
             must.push(Box::new(TermSetQuery::new(terms)));
         }
-        if !req.levels.is_empty() {
-            let terms = req.levels.iter().map(|l| Term::from_field_text(self.fields.level, l.as_str()));
+        if !levels.is_empty() {
+            let terms = levels.iter().map(|l| Term::from_field_text(self.fields.level, l.as_str()));
             must.push(Box::new(TermSetQuery::new(terms)));
         }
         Ok(must)
@@ -304,12 +307,57 @@ impl Compiler<'_> {
         let t = |m: i64| Term::from_field_date(self.fields.timestamp, to_datetime(m));
         let lo = start.map_or(Bound::Unbounded, |m| Bound::Included(t(m)));
         let hi = end.map_or(Bound::Unbounded, |m| Bound::Excluded(t(m)));
-        Some(Box::new(RangeQuery::new(lo, hi)))
+        Some(Box::new(TimeRangeQuery { start, end, scan: RangeQuery::new(lo, hi) }))
     }
 
     pub fn timestamp_eq(&self, micros: i64) -> BoxQuery {
         let t = Term::from_field_date(self.fields.timestamp, to_datetime(micros));
         Box::new(RangeQuery::new(Bound::Included(t.clone()), Bound::Included(t)))
+    }
+}
+
+/// A time range decided per segment from the timestamp column's minimum and maximum: a segment
+/// wholly inside the range matches every document without reading a value, one wholly outside
+/// matches none, and only a segment straddling a bound scans the column (`scan`). Logs arrive
+/// roughly in time order, so over a long range most segments are wholly inside it.
+#[derive(Debug, Clone)]
+struct TimeRangeQuery {
+    start: Option<i64>,
+    end: Option<i64>,
+    scan: RangeQuery,
+}
+
+impl TQuery for TimeRangeQuery {
+    fn weight(&self, scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(TimeRangeWeight { start: self.start, end: self.end, scan: self.scan.weight(scoring)? }))
+    }
+}
+
+struct TimeRangeWeight {
+    start: Option<i64>,
+    end: Option<i64>,
+    scan: Box<dyn Weight>,
+}
+
+impl Weight for TimeRangeWeight {
+    fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
+        let Some(ts) = reader.fast_fields().column_opt::<DateTime>(super::schema::TIMESTAMP)? else {
+            return Ok(Box::new(EmptyScorer));
+        };
+        let (min, max) = (ts.min_value().into_timestamp_micros(), ts.max_value().into_timestamp_micros());
+        if self.start.is_some_and(|s| max < s) || self.end.is_some_and(|e| min >= e) {
+            return Ok(Box::new(EmptyScorer));
+        }
+        // Every document has a timestamp (a full column), so all of them are inside.
+        let inside = self.start.is_none_or(|s| min >= s) && self.end.is_none_or(|e| max < e);
+        if inside && ts.get_cardinality() == Cardinality::Full {
+            return Ok(Box::new(AllScorer::new(reader.max_doc())));
+        }
+        self.scan.scorer(reader, boost)
+    }
+
+    fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
+        self.scan.explain(reader, doc)
     }
 }
 

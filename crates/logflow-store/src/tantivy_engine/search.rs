@@ -8,7 +8,7 @@
 
 use super::partition::Partition;
 use super::query::{and_all, BoxQuery, Compiler};
-use super::schema::Fields;
+use super::schema::{self, Fields};
 use crate::{Result, StoreError};
 use logflow_core::query::Query;
 use logflow_core::search::{Cursor, SearchRequest, SearchResult};
@@ -34,13 +34,13 @@ pub fn search(fields: &Fields, partitions: &[Arc<Partition>], req: &SearchReques
     let matches_all =
         req.query == Query::All && req.services.is_empty() && req.levels.is_empty() && start.is_none() && end.is_none();
     for p in partitions {
-        let (p_start, p_end) = p.bounds_micros();
-        if start.is_some_and(|s| s >= p_end) || end.is_some_and(|e| e <= p_start) {
+        if !p.overlaps(start, end) {
             continue;
         }
+        let p_start = p.bounds_micros().0;
         let compiler = Compiler { fields, tokenizers: p.tokenizers() };
         let searcher = p.searcher();
-        let mut clauses = compiler.request(req)?;
+        let mut clauses = compiler.filters(&req.query, &req.services, &req.levels)?;
         clauses.extend(compiler.time_range(start, end));
         let base = and_all(clauses);
         let need = req.limit.saturating_sub(hits.len());
@@ -98,7 +98,7 @@ fn partition_page(
         query = and_all(vec![base.box_clone(), older]);
     }
     let want = need - out.len();
-    let collector = TopDocs::with_limit(want).order_by_fast_field::<DateTime>("timestamp", Order::Desc);
+    let collector = TopDocs::with_limit(want).order_by_fast_field::<DateTime>(schema::TIMESTAMP, Order::Desc);
     let (top, counted) = if count && cursor.is_none() {
         let (top, n) = searcher.search(&query, &(collector, Count))?;
         (top, Some(n as u64))

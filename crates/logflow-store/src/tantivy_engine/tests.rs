@@ -10,11 +10,18 @@ use logflow_core::Level;
 use serde_json::json;
 use std::collections::HashSet;
 
-fn t0() -> DateTime<Utc> {
+pub(super) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 10, 24, 12, 0, 0).unwrap()
 }
 
-fn rec(id: &str, secs: i64, service: &str, level: Level, message: &str, attrs: serde_json::Value) -> LogRecord {
+pub(super) fn rec(
+    id: &str,
+    secs: i64,
+    service: &str,
+    level: Level,
+    message: &str,
+    attrs: serde_json::Value,
+) -> LogRecord {
     LogRecord {
         id: id.to_string(),
         timestamp: t0() + ChronoDuration::seconds(secs),
@@ -30,7 +37,7 @@ fn rec(id: &str, secs: i64, service: &str, level: Level, message: &str, attrs: s
     }
 }
 
-fn open() -> (tempfile::TempDir, TantivyStore) {
+pub(super) fn open() -> (tempfile::TempDir, TantivyStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = TantivyStore::open(dir.path(), WriterConfig { heap_bytes: 20 << 20, ..Default::default() }).unwrap();
     (dir, store)
