@@ -15,4 +15,4 @@
 pub mod pipeline;
 pub mod wal;
 
-pub use pipeline::{IngestError, Pipeline, PipelineConfig, PipelineStats};
+pub use pipeline::{IndexedHook, IngestError, Pipeline, PipelineConfig, PipelineStats};

@@ -16,7 +16,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-#[derive(Debug, Clone)]
+/// Called with the records of each batch once it is committed (searchable); e.g. to count
+/// `logs_indexed_total`. Runs on the indexer task, so it must be quick.
+pub type IndexedHook = Arc<dyn Fn(&[LogRecord]) + Send + Sync>;
+
+#[derive(Clone)]
 pub struct PipelineConfig {
     pub wal_dir: PathBuf,
     pub wal: WalOptions,
@@ -27,6 +31,7 @@ pub struct PipelineConfig {
     /// Logs older than this are dropped by retention (whole partitions).
     pub retention_days: u32,
     pub retention_check_interval: Duration,
+    pub on_indexed: Option<IndexedHook>,
 }
 
 impl PipelineConfig {
@@ -38,6 +43,7 @@ impl PipelineConfig {
             max_pending_bytes: 32 << 20,
             retention_days: 7,
             retention_check_interval: Duration::from_secs(600),
+            on_indexed: None,
         }
     }
 }
@@ -131,6 +137,7 @@ impl Pipeline {
             counters: counters.clone(),
             healthy: indexer_healthy.clone(),
             interval: cfg.commit_interval,
+            on_indexed: cfg.on_indexed.clone(),
         };
         let mut tasks = vec![tokio::spawn(indexer.run(rx, shutdown_rx.clone()))];
         tasks.push(tokio::spawn(retention_loop(
@@ -250,6 +257,17 @@ struct Indexer {
     counters: Arc<Counters>,
     healthy: Arc<AtomicBool>,
     interval: Duration,
+    on_indexed: Option<IndexedHook>,
+}
+
+/// What has been added to the store since its last commit.
+#[derive(Default)]
+struct Staged {
+    lsn: Option<Lsn>,
+    bytes: u64,
+    records: u64,
+    /// Kept only when someone wants to hear about committed records.
+    batches: Vec<Arc<EncodedBatch>>,
 }
 
 impl Indexer {
@@ -258,46 +276,34 @@ impl Indexer {
     async fn run(self, mut rx: mpsc::UnboundedReceiver<(Lsn, Entry)>, mut shutdown: watch::Receiver<bool>) {
         let mut ticker = tokio::time::interval(self.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut staged: Option<Lsn> = None;
-        let mut staged_bytes = 0u64;
-        let mut staged_records = 0u64;
+        let mut staged = Staged::default();
         loop {
             tokio::select! {
                 msg = rx.recv() => {
                     let Some((lsn, entry)) = msg else { break };
-                    self.stage(lsn, &entry).await;
-                    staged = Some(lsn);
-                    staged_bytes += entry.bytes;
-                    staged_records += entry.batch.len() as u64;
+                    self.stage(lsn, entry, &mut staged).await;
                 }
                 _ = ticker.tick() => {
-                    if let Some(lsn) = staged {
-                        if self.commit(lsn, staged_bytes, staged_records).await {
-                            staged = None;
-                            staged_bytes = 0;
-                            staged_records = 0;
-                        }
+                    if staged.lsn.is_some() && self.commit(&staged).await {
+                        staged = Staged::default();
                     }
                 }
                 _ = shutdown.changed() => {
                     while let Ok((lsn, entry)) = rx.try_recv() {
-                        self.stage(lsn, &entry).await;
-                        staged = Some(lsn);
-                        staged_bytes += entry.bytes;
-                        staged_records += entry.batch.len() as u64;
+                        self.stage(lsn, entry, &mut staged).await;
                     }
                     break;
                 }
             }
         }
-        if let Some(lsn) = staged {
-            self.commit(lsn, staged_bytes, staged_records).await;
+        if staged.lsn.is_some() {
+            self.commit(&staged).await;
         }
         tracing::info!("indexer stopped");
     }
 
     /// Stage one entry, retrying until the store takes it: dropping it would lose acked logs.
-    async fn stage(&self, lsn: Lsn, entry: &Entry) {
+    async fn stage(&self, lsn: Lsn, entry: Entry, staged: &mut Staged) {
         let mut backoff = Duration::from_millis(100);
         while let Err(e) = self.store.add(lsn, entry.batch.clone()).await {
             self.counters.indexer_errors.fetch_add(1, Ordering::Relaxed);
@@ -306,9 +312,16 @@ impl Indexer {
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(10));
         }
+        staged.lsn = Some(lsn);
+        staged.bytes += entry.bytes;
+        staged.records += entry.batch.len() as u64;
+        if self.on_indexed.is_some() {
+            staged.batches.push(entry.batch);
+        }
     }
 
-    async fn commit(&self, lsn: Lsn, bytes: u64, records: u64) -> bool {
+    async fn commit(&self, staged: &Staged) -> bool {
+        let Some(lsn) = staged.lsn else { return true };
         let started = Instant::now();
         if let Err(e) = self.store.commit(lsn).await {
             self.counters.indexer_errors.fetch_add(1, Ordering::Relaxed);
@@ -317,12 +330,18 @@ impl Indexer {
             return false;
         }
         self.healthy.store(true, Ordering::Relaxed);
+        // Before the counters: whoever sees nothing pending also sees the hook's effects.
+        if let Some(hook) = &self.on_indexed {
+            for batch in &staged.batches {
+                hook(batch.records());
+            }
+        }
         let c = &self.counters;
         c.commits.fetch_add(1, Ordering::Relaxed);
         c.last_commit_ms.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
         c.committed_lsn.store(lsn, Ordering::Relaxed);
-        c.indexed_records.fetch_add(records, Ordering::Relaxed);
-        c.pending_bytes.fetch_sub(bytes, Ordering::AcqRel);
+        c.indexed_records.fetch_add(staged.records, Ordering::Relaxed);
+        c.pending_bytes.fetch_sub(staged.bytes, Ordering::AcqRel);
         let wal = self.wal.clone();
         match tokio::task::spawn_blocking(move || wal.checkpoint(lsn)).await {
             Ok(Ok(())) => {}
@@ -441,6 +460,38 @@ mod tests {
         wait_for(p.store(), 10).await;
         p.ingest(records(10, "c")).await.unwrap();
         assert_eq!(p.stats().rejected_backpressure, 1);
+        p.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn indexed_hook_sees_committed_records_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn LogStore> = Arc::new(
+            TantivyStore::open(&dir.path().join("index"), WriterConfig { heap_bytes: 20 << 20, ..Default::default() })
+                .unwrap(),
+        );
+        let seen = Arc::new(parking_lot::Mutex::new(Vec::<String>::new()));
+        let mut cfg = PipelineConfig::new(dir.path().join("wal"));
+        cfg.commit_interval = Duration::from_millis(100);
+        let sink = seen.clone();
+        cfg.on_indexed = Some(Arc::new(move |records: &[LogRecord]| {
+            sink.lock().extend(records.iter().map(|r| r.id.clone()));
+        }));
+        let p = Pipeline::start(cfg, store).await.unwrap();
+        let batch = records(20, "h");
+        let ids: Vec<String> = batch.iter().map(|r| r.id.clone()).collect();
+        p.ingest(batch).await.unwrap();
+        p.ingest(records(5, "i")).await.unwrap();
+        wait_for(p.store(), 25).await;
+        for _ in 0..100 {
+            if p.stats().pending_bytes == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let seen = seen.lock().clone();
+        assert_eq!(seen.len(), 25, "each committed record exactly once");
+        assert_eq!(&seen[..20], &ids[..]);
         p.shutdown().await;
     }
 }
