@@ -3,11 +3,24 @@
 # that run the real `logflow` binary. This is the README's second command and what CI runs.
 #
 # Tests that need PostgreSQL, Redis, Kafka or OpenSearch skip with a message when the server is
-# absent, unless LOGFLOW_REQUIRE_SERVICES=1 (set by .ci/run, which also starts those servers).
+# absent, unless LOGFLOW_REQUIRE_SERVICES=1 (set by .ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+# The real servers the tests talk to (PostgreSQL, Redis, sqlite3, the SMTP sink): installed when
+# missing and started. Without them (no root for apt, say) those tests skip with a message, unless
+# LOGFLOW_REQUIRE_SERVICES=1, where the failure to start them stops the run here.
+echo "== services"
+if services_env=$(./scripts/services.sh); then
+  eval "$services_env"
+elif [ "${LOGFLOW_REQUIRE_SERVICES:-}" = "1" ]; then
+  echo "scripts/services.sh failed and LOGFLOW_REQUIRE_SERVICES=1" >&2
+  exit 1
+else
+  echo "warning: could not start PostgreSQL/Redis; tests that need them will be skipped" >&2
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -23,8 +23,17 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{message}")]
     BadRequestWithDetail { message: String, detail: Value },
+    /// 401: no credentials, or a token that is malformed, expired, tampered with or of a deleted user.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: authenticated, but the role (or ownership) is not enough.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// 409: the request conflicts with the current state (duplicate name, invalid transition).
+    #[error("{0}")]
+    Conflict(String),
     #[error("{0}")]
     MethodNotAllowed(String),
     #[error("{0}")]
@@ -33,6 +42,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{message}")]
     Unavailable { message: String, retry_after_secs: u64 },
+    /// 429 with `Retry-After` (the rate limiter adds its `X-RateLimit-*` headers itself).
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_secs: u64 },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -41,11 +53,15 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) | ApiError::BadRequestWithDetail { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -68,6 +84,24 @@ impl From<logflow_store::StoreError> for ApiError {
         match e {
             logflow_store::StoreError::InvalidQuery(m) => ApiError::BadRequest(format!("invalid query: {m}")),
             other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<logflow_meta::MetaError> for ApiError {
+    fn from(e: logflow_meta::MetaError) -> Self {
+        use logflow_meta::MetaError as E;
+        match e {
+            E::NotFound => ApiError::NotFound("not found".into()),
+            E::Conflict(m) => ApiError::Conflict(m),
+            E::InvalidTransition { from, to } => {
+                ApiError::Conflict(format!("cannot move an alert from status '{from}' to '{to}'"))
+            }
+            E::Invalid(m) => ApiError::BadRequest(m),
+            E::Unavailable(m) => {
+                ApiError::Unavailable { message: format!("metadata database unavailable: {m}"), retry_after_secs: 5 }
+            }
+            other => ApiError::Internal(anyhow::anyhow!(other)),
         }
     }
 }
@@ -97,8 +131,14 @@ impl IntoResponse for ApiError {
             other => (other.to_string(), None),
         };
         let mut resp = (status, Json(ErrorBody { error, detail })).into_response();
-        if let ApiError::Unavailable { retry_after_secs, .. } = self {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        match self {
+            ApiError::Unavailable { retry_after_secs, .. } | ApiError::TooManyRequests { retry_after_secs, .. } => {
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            ApiError::Unauthorized(_) => {
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
         }
         resp
     }

@@ -9,9 +9,11 @@
 //! [`request_id`] (`X-Request-ID` / `X-Correlation-ID` on every response, a tracing span per
 //! request, one access log line per request).
 
+pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod ratelimit;
 pub mod request_id;
 pub mod routes;
 
@@ -19,10 +21,12 @@ use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use logflow_core::ingest::IngestLimits;
 use logflow_ingest::Pipeline;
+use logflow_kv::{Cache, RateLimiter};
+use logflow_meta::MetaStore;
 use logflow_store::LogStore;
 use metrics::Metrics;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tower_http::decompression::RequestDecompressionLayer;
 
 /// Settings the API needs at request time.
@@ -38,6 +42,37 @@ impl Default for ApiConfig {
     }
 }
 
+/// The engines behind the API besides the log pipeline: metadata, auth, rate limiting and cache.
+pub struct Services {
+    pub meta: Arc<dyn MetaStore>,
+    pub auth: Arc<auth::Auth>,
+    pub limiter: Arc<dyn RateLimiter>,
+    pub rate_limits: ratelimit::RateLimitSettings,
+    pub cache: Arc<dyn Cache>,
+    pub cache_ttls: CacheTtls,
+    pub metrics: Arc<Metrics>,
+}
+
+/// How long each analytics answer is cached (the spec's TTLs by default).
+#[derive(Debug, Clone, Copy)]
+pub struct CacheTtls {
+    pub overview: Duration,
+    pub service: Duration,
+    pub system: Duration,
+    pub timeseries: Duration,
+}
+
+impl Default for CacheTtls {
+    fn default() -> Self {
+        CacheTtls {
+            overview: Duration::from_secs(30),
+            service: Duration::from_secs(60),
+            system: Duration::from_secs(45),
+            timeseries: Duration::from_secs(120),
+        }
+    }
+}
+
 /// Shared state of every handler.
 #[derive(Clone)]
 pub struct AppState {
@@ -46,25 +81,53 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     pub started: Instant,
     pub metrics: Arc<Metrics>,
+    pub meta: Arc<dyn MetaStore>,
+    pub auth: Arc<auth::Auth>,
+    pub limiter: Arc<dyn RateLimiter>,
+    pub rate_limits: Arc<ratelimit::RateLimitSettings>,
+    pub cache: Arc<dyn Cache>,
+    pub cache_ttls: CacheTtls,
+    /// Accepted logs per second over the last minute (sampled by [`AppState::spawn_samplers`]).
+    pub ingest_rate: Arc<metrics::RateMeter>,
 }
 
 impl AppState {
-    pub fn new(pipeline: Arc<Pipeline>, config: ApiConfig) -> Self {
+    pub fn new(pipeline: Arc<Pipeline>, config: ApiConfig, services: Services) -> Self {
         AppState {
             store: pipeline.store().clone(),
             pipeline,
             config: Arc::new(config),
             started: Instant::now(),
-            metrics: Arc::new(Metrics::new()),
+            metrics: services.metrics,
+            meta: services.meta,
+            auth: services.auth,
+            limiter: services.limiter,
+            rate_limits: Arc::new(services.rate_limits),
+            cache: services.cache,
+            cache_ttls: services.cache_ttls,
+            ingest_rate: Arc::new(metrics::RateMeter::default()),
         }
+    }
+
+    /// Starts the background sampling behind rate figures (every 5 s, for as long as the
+    /// runtime runs).
+    pub fn spawn_samplers(&self) -> tokio::task::JoinHandle<()> {
+        let st = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                st.ingest_rate.sample(st.pipeline.stats().accepted_records);
+            }
+        })
     }
 
     /// Durably ingest validated records (returns once they are fsynced in the WAL) and count them
     /// in the ingest metrics. Every source goes through here: HTTP ingest, trace events, the demo.
     pub async fn ingest(&self, records: Vec<logflow_core::LogRecord>) -> Result<(), error::ApiError> {
-        let tally = metrics::IngestTally::of(&records);
+        let n = records.len() as u64;
         self.pipeline.ingest(records).await?;
-        self.metrics.record_ingested(&tally);
+        self.metrics.record_processed(n);
         Ok(())
     }
 }
@@ -73,14 +136,20 @@ impl AppState {
 ///
 /// Layers, innermost first (each `Router::layer` wraps every route and the fallbacks, after
 /// routing, so [`axum::extract::MatchedPath`] is known to all of them): body limit, request
-/// decompression, HTTP metrics, request/correlation ids with the request's tracing span, and
+/// decompression, rate limits, HTTP metrics, request/correlation ids with the request's tracing span, and
 /// outermost the JSON rewriting of error bodies (which keeps headers, so 404/405/413/415
 /// answers carry the ids too).
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.max_body_bytes;
     let http_metrics = state.metrics.clone();
+    let limiter_state = state.clone();
     Router::new()
         .merge(routes::health::router())
+        .merge(routes::auth::router())
+        .merge(routes::ratelimits::router())
+        .merge(routes::analytics::router())
+        .merge(routes::anomaly::router())
+        .merge(routes::cache::router())
         .merge(routes::logs::router())
         .merge(routes::trace::router())
         .merge(routes::correlation::router())
@@ -92,6 +161,8 @@ pub fn router(state: AppState) -> Router {
         // Decompress first so the body limit applies to the real (decompressed) size.
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestDecompressionLayer::new())
+        // Refuse over-limit requests before their body is read.
+        .layer(axum::middleware::from_fn_with_state(limiter_state, ratelimit::enforce))
         .layer(axum::middleware::from_fn_with_state(http_metrics, metrics::track_http))
         .layer(axum::middleware::from_fn(request_id::propagate_ids))
         .layer(axum::middleware::map_response(error::json_error_bodies))

@@ -251,21 +251,29 @@ impl Metrics {
 
     // ----- ingest and store -----
 
-    /// Record an accepted ingest: `logs_processed_total` by the number of records, and
-    /// `logs_indexed_total` by service and level.
-    pub fn record_ingested(&self, tally: &IngestTally) {
-        self.logs_processed.inc_by(tally.total);
-        for ((service, level), n) in &tally.by_series {
-            let mut labels = IndexedLabels { service: service.clone(), level: level.as_str() };
+    /// `logs_processed_total`: logs accepted (durable in the WAL).
+    pub fn record_processed(&self, n: u64) {
+        self.logs_processed.inc_by(n);
+    }
+
+    /// `logs_indexed_total{service, level}`: logs committed to the index (searchable). Called by
+    /// the indexer through the pipeline's hook.
+    pub fn record_indexed(&self, records: &[LogRecord]) {
+        let mut counts: HashMap<(&str, Level), u64> = HashMap::new();
+        for r in records {
+            *counts.entry((r.service.as_str(), r.level)).or_default() += 1;
+        }
+        for ((service, level), n) in counts {
+            let mut labels = IndexedLabels { service: service.to_string(), level: level.as_str() };
             if self.logs_indexed.get(&labels).is_none()
                 && self.logs_indexed_series.fetch_add(1, Ordering::Relaxed) >= MAX_INDEXED_SERIES
             {
-                // Two requests creating the same series at once may both count it: the cap is
+                // Two batches creating the same series at once may both count it: the cap is
                 // then reached a little early, never exceeded.
                 self.logs_indexed_series.fetch_sub(1, Ordering::Relaxed);
                 labels.service = "other".to_string();
             }
-            self.logs_indexed.get_or_create(&labels).inc_by(*n);
+            self.logs_indexed.get_or_create(&labels).inc_by(n);
         }
     }
 
@@ -306,10 +314,6 @@ impl Metrics {
         self.database_queries.get_or_create(&OperationLabels { operation: operation.to_string() }).inc();
     }
 
-    pub fn set_database_connections(&self, n: i64) {
-        self.database_connections.set(n);
-    }
-
     /// `result`: e.g. success, failure, locked.
     pub fn auth_attempt(&self, result: &str) {
         self.auth_attempts.get_or_create(&ResultLabels { result: result.to_string() }).inc();
@@ -326,9 +330,10 @@ impl Metrics {
 
     // ----- exposition -----
 
-    /// Refresh the gauges read at scrape time from the pipeline and the store.
+    /// Refresh the gauges read at scrape time from the pipeline, the store and the database pool.
     pub async fn refresh(&self, st: &AppState) {
         let p = st.pipeline.stats();
+        self.database_connections.set(i64::from(st.meta.pool_stats().size));
         self.wal_pending_bytes.set(i64::try_from(p.pending_bytes).unwrap_or(i64::MAX));
         match st.store.stats().await {
             Ok(s) => {
@@ -347,27 +352,6 @@ impl Metrics {
             prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)?;
         }
         Ok(out)
-    }
-}
-
-/// Logs of one accepted ingest, counted by `{service, level}` before the records move into the
-/// pipeline.
-#[derive(Debug, Default, Clone)]
-pub struct IngestTally {
-    pub total: u64,
-    pub by_series: Vec<((String, Level), u64)>,
-}
-
-impl IngestTally {
-    pub fn of(records: &[LogRecord]) -> IngestTally {
-        let mut counts: HashMap<(&str, Level), u64> = HashMap::new();
-        for r in records {
-            *counts.entry((r.service.as_str(), r.level)).or_default() += 1;
-        }
-        IngestTally {
-            total: records.len() as u64,
-            by_series: counts.into_iter().map(|((s, l), n)| ((s.to_string(), l), n)).collect(),
-        }
     }
 }
 
@@ -464,18 +448,19 @@ impl Collector for ProcessCollector {
     }
 }
 
+/// This process's resource use (Linux `/proc`; `None` where unreadable).
 #[derive(Debug, Default, Clone, PartialEq)]
-struct ProcessStats {
-    cpu_seconds: Option<f64>,
-    resident_bytes: Option<f64>,
-    virtual_bytes: Option<f64>,
-    open_fds: Option<f64>,
-    max_fds: Option<f64>,
-    start_time: Option<f64>,
+pub struct ProcessStats {
+    pub cpu_seconds: Option<f64>,
+    pub resident_bytes: Option<f64>,
+    pub virtual_bytes: Option<f64>,
+    pub open_fds: Option<f64>,
+    pub max_fds: Option<f64>,
+    pub start_time: Option<f64>,
 }
 
 impl ProcessStats {
-    fn read() -> ProcessStats {
+    pub fn read() -> ProcessStats {
         let stat = std::fs::read_to_string("/proc/self/stat").ok();
         let boot_time = std::fs::read_to_string("/proc/stat").ok().and_then(|s| parse_boot_time(&s));
         let mut p = stat.as_deref().map(|s| parse_stat(s, clock_ticks(), page_size(), boot_time)).unwrap_or_default();
@@ -539,6 +524,48 @@ fn parse_max_fds(limits: &str) -> Option<f64> {
     line["Max open files".len()..].split_whitespace().next()?.parse().ok()
 }
 
+/// A rate over the last minute from periodic samples of a growing total (e.g. accepted logs).
+#[derive(Debug, Default)]
+pub struct RateMeter {
+    samples: parking_lot::Mutex<std::collections::VecDeque<(Instant, u64)>>,
+}
+
+impl RateMeter {
+    /// Samples older than this are dropped.
+    pub const WINDOW: Duration = Duration::from_secs(60);
+
+    pub fn sample(&self, total: u64) {
+        self.sample_at(Instant::now(), total);
+    }
+
+    fn sample_at(&self, now: Instant, total: u64) {
+        let mut s = self.samples.lock();
+        s.push_back((now, total));
+        // Keep one sample at or beyond the window's edge so the rate spans the whole minute.
+        while s.len() > 2 && s.get(1).is_some_and(|(t, _)| now.duration_since(*t) >= Self::WINDOW) {
+            s.pop_front();
+        }
+    }
+
+    /// Per second between the oldest and newest sample (0 with fewer than two).
+    pub fn per_second(&self) -> f64 {
+        let s = self.samples.lock();
+        match (s.front(), s.back()) {
+            (Some((t0, n0)), Some((t1, n1))) if t1 > t0 => {
+                n1.saturating_sub(*n0) as f64 / t1.duration_since(*t0).as_secs_f64()
+            }
+            _ => 0.0,
+        }
+    }
+}
+
+/// Counts every metadata store operation in `database_queries_total{operation}`.
+impl logflow_meta::QueryObserver for Metrics {
+    fn query(&self, operation: &'static str) {
+        self.database_query(operation);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -595,7 +622,6 @@ mod tests {
         m.cache_hit("search");
         m.cache_miss("search");
         m.database_query("select");
-        m.set_database_connections(4);
         m.auth_attempt("success");
         m.user_registered();
         m.rate_limit_exceeded("/api/v1/logs");
@@ -613,7 +639,6 @@ mod tests {
             r#"cache_hits_total{cache_key_prefix="search"} 1"#,
             r#"cache_misses_total{cache_key_prefix="search"} 1"#,
             r#"database_queries_total{operation="select"} 1"#,
-            "database_connections 4",
             r#"auth_attempts_total{result="success"} 1"#,
             "users_registered_total 1",
             r#"rate_limit_exceeded_total{endpoint="/api/v1/logs"} 1"#,
@@ -631,11 +656,13 @@ mod tests {
     }
 
     #[test]
-    fn ingest_tally_counts_by_service_and_level() {
+    fn indexed_logs_count_by_service_and_level() {
         let m = Metrics::new();
         let recs = vec![record("a", Level::Error), record("a", Level::Error), record("b", Level::Info)];
-        m.record_ingested(&IngestTally::of(&recs));
-        m.record_ingested(&IngestTally::of(&recs[..1]));
+        m.record_processed(3);
+        m.record_indexed(&recs);
+        m.record_processed(1);
+        m.record_indexed(&recs[..1]);
         let text = m.encode(false).unwrap();
         assert!(text.contains("logs_processed_total 4\n"), "{text}");
         assert!(text.contains("logs_indexed_total{service=\"a\",level=\"ERROR\"} 3\n"), "{text}");
@@ -646,11 +673,10 @@ mod tests {
     fn indexed_series_are_capped() {
         let m = Metrics::new();
         for i in 0..MAX_INDEXED_SERIES + 50 {
-            let tally = IngestTally { total: 1, by_series: vec![((format!("svc-{i}"), Level::Info), 1)] };
-            m.record_ingested(&tally);
+            m.record_indexed(&[record(&format!("svc-{i}"), Level::Info)]);
         }
         // A service already tracked keeps its own series.
-        m.record_ingested(&IngestTally { total: 1, by_series: vec![(("svc-0".into(), Level::Info), 1)] });
+        m.record_indexed(&[record("svc-0", Level::Info)]);
         let text = m.encode(false).unwrap();
         let series = text.lines().filter(|l| l.starts_with("logs_indexed_total{")).count();
         assert_eq!(series, MAX_INDEXED_SERIES + 1, "the cap plus service=\"other\"");
@@ -712,5 +738,21 @@ mod tests {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
         let start = p.start_time.unwrap();
         assert!(start <= now + 1.0 && start > now - 86400.0 * 365.0, "start {start} now {now}");
+    }
+
+    #[test]
+    fn rate_meter_spans_the_last_minute() {
+        let m = RateMeter::default();
+        assert_eq!(m.per_second(), 0.0);
+        let t0 = Instant::now();
+        m.sample_at(t0, 0);
+        m.sample_at(t0 + Duration::from_secs(10), 500);
+        assert_eq!(m.per_second(), 50.0);
+        for i in 2..=20u64 {
+            m.sample_at(t0 + Duration::from_secs(10 * i), 500 + (i - 1) * 100);
+        }
+        // Only the last minute (plus one edge sample) is kept: 10 per second lately.
+        assert_eq!(m.per_second(), 10.0);
+        assert!(m.samples.lock().len() <= 8);
     }
 }

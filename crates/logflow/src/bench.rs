@@ -49,6 +49,9 @@ pub struct BenchArgs {
     /// Timed runs of each search query
     #[arg(long, default_value_t = 200)]
     search_iterations: usize,
+    /// Timed runs of each analytics request (uncached ones each use a new cache key)
+    #[arg(long, default_value_t = 30)]
+    analytics_iterations: usize,
     /// Write the figures as JSON to this file too
     #[arg(long)]
     json: Option<PathBuf>,
@@ -75,6 +78,7 @@ struct Report {
     disk_bytes: Option<u64>,
     disk_per_raw_byte: Option<f64>,
     searches: Vec<SearchFigures>,
+    analytics: Vec<SearchFigures>,
 }
 
 #[derive(Debug, Serialize)]
@@ -113,6 +117,8 @@ fn spawn_server(data_dir: &Path) -> anyhow::Result<Server> {
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env("LOGFLOW_LOG_LEVEL", "warn")
+        // One client from one address: the per-IP limits would measure the limiter.
+        .env("LOGFLOW_RATE_LIMIT_ENABLED", "false")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -170,6 +176,7 @@ async fn bench(args: &BenchArgs, url: &str, pid: Option<u32>, data_dir: Option<&
         }
     }
     report.searches = searches(args, &client, url).await?;
+    report.analytics = analytics(args, &client, url).await?;
     Ok(report)
 }
 
@@ -333,6 +340,68 @@ async fn searches(args: &BenchArgs, client: &reqwest::Client, url: &str) -> anyh
     Ok(out)
 }
 
+/// Analytics latency, uncached (every request a new cache key: the end of the range moves by a
+/// millisecond) and cached (the same URL again). The `X-Cache` header is checked, so a figure can
+/// never be the other kind.
+async fn analytics(args: &BenchArgs, client: &reqwest::Client, url: &str) -> anyhow::Result<Vec<SearchFigures>> {
+    let now = Utc::now();
+    let end =
+        move |i: usize| (now - ChronoDuration::milliseconds(i as i64)).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    type Url = Box<dyn Fn(usize) -> String>;
+    let cases: Vec<(&'static str, &'static str, Url)> = vec![
+        (
+            "overview 24h, uncached",
+            "MISS",
+            Box::new(move |i| format!("/api/v1/metrics/overview?since=24h&end_time={}", end(i))),
+        ),
+        ("overview 24h, cached", "HIT", Box::new(|_| "/api/v1/metrics/overview?since=24h".to_string())),
+        (
+            "service 24h, uncached",
+            "MISS",
+            Box::new(move |i| format!("/api/v1/metrics/service/payment-service?since=24h&end_time={}", end(i))),
+        ),
+        (
+            "timeseries 24h at 1m, uncached",
+            "MISS",
+            Box::new(move |i| format!("/api/v1/metrics/timeseries?interval=1m&since=24h&end_time={}", end(i))),
+        ),
+        (
+            "timeseries 24h at 1m, cached",
+            "HIT",
+            Box::new(|_| "/api/v1/metrics/timeseries?interval=1m&since=24h".to_string()),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (name, expect, path) in cases {
+        let mut times = Vec::with_capacity(args.analytics_iterations);
+        let mut total = 0;
+        for i in 0..args.analytics_iterations + 2 {
+            let full = format!("{url}{}", path(i));
+            let t = Instant::now();
+            let resp = client.get(&full).send().await?.error_for_status()?;
+            let cache = resp.headers().get("x-cache").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            let v: serde_json::Value = resp.json().await?;
+            let elapsed = t.elapsed().as_secs_f64() * 1e3;
+            if i >= 2 {
+                anyhow::ensure!(cache == expect, "{name}: expected X-Cache {expect}, got {cache:?} for {full}");
+                times.push(elapsed); // the first 2 fill caches (and the cached key)
+            }
+            total = v["total_logs"].as_u64().or_else(|| v["total"].as_u64()).unwrap_or(0);
+        }
+        times.sort_by(|a, b| a.total_cmp(b));
+        let pct = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+        out.push(SearchFigures {
+            name,
+            url: path(0),
+            hits_total: total,
+            p50_ms: pct(0.5),
+            p99_ms: pct(0.99),
+            mean_ms: times.iter().sum::<f64>() / times.len() as f64,
+        });
+    }
+    Ok(out)
+}
+
 /// A memory line of `/proc/<pid>/status` (`VmRSS:`, `RssAnon:`) in MiB.
 fn rss_mib(pid: u32, key: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -365,5 +434,8 @@ fn print_report(r: &Report) {
     }
     for s in &r.searches {
         println!("  search {:<26} p50 {:>7.2} ms  p99 {:>7.2} ms  ({} hits)", s.name, s.p50_ms, s.p99_ms, s.hits_total);
+    }
+    for s in &r.analytics {
+        println!("  {:<33} p50 {:>7.2} ms  p99 {:>7.2} ms  ({} logs)", s.name, s.p50_ms, s.p99_ms, s.hits_total);
     }
 }

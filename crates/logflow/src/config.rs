@@ -3,10 +3,13 @@
 //!
 //! Environment variables are `LOGFLOW_<KEY>` with the TOML key upper-cased (`LOGFLOW_LISTEN`,
 //! `LOGFLOW_RETENTION_DAYS`, `LOGFLOW_INGEST_MAX_BODY_BYTES`...). The spec's own names are honoured
-//! where they apply: `ENVIRONMENT`, `LOG_LEVEL`.
+//! where they apply: `ENVIRONMENT`, `LOG_LEVEL`, `SECRET_KEY`, `ACCESS_TOKEN_EXPIRE_MINUTES`,
+//! `DATABASE_URL` or `POSTGRES_HOST`/`_PORT`/`_USER`/`_PASSWORD`/`_DB`, and `REDIS_URL` or
+//! `REDIS_HOST`/`_PORT`/`_PASSWORD`/`_DB`.
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,6 +29,72 @@ pub struct Config {
     pub log_level: String,
     pub ingest: IngestConfig,
     pub index: IndexConfig,
+    pub auth: AuthConfig,
+    pub database: DatabaseConfig,
+    pub redis: RedisConfig,
+    pub rate_limit: RateLimitConfig,
+    pub cache: CacheConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Seconds each analytics answer is cached.
+    pub overview_ttl_secs: u64,
+    pub service_ttl_secs: u64,
+    pub system_ttl_secs: u64,
+    pub timeseries_ttl_secs: u64,
+    /// Size cap of the in-process cache, in MiB (Redis manages its own memory).
+    pub max_memory_mb: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            overview_ttl_secs: 30,
+            service_ttl_secs: 60,
+            system_ttl_secs: 45,
+            timeseries_ttl_secs: 120,
+            max_memory_mb: 64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HS256 signing key of access tokens. Production refuses to start with the default.
+    pub secret_key: String,
+    /// Lifetime of an access token.
+    pub access_token_expire_minutes: u64,
+    /// Password of the `admin` account created on first start when no admin exists (empty: the
+    /// spec's `admin123`, development only).
+    pub admin_password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Metadata database: empty for SQLite at `<data_dir>/meta.db`, or `postgres://...`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// Shared cache and rate limits: empty for in-process, or `redis://host:port/db`.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    /// Peers (IPs or CIDRs) whose `X-Forwarded-For` header is believed.
+    pub trusted_proxies: Vec<String>,
+    /// Bucket -> `COUNT/UNIT` (`50/minute`, `10/hour`).
+    pub limits: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,6 +138,47 @@ impl Default for Config {
             log_level: "info".into(),
             ingest: IngestConfig::default(),
             index: IndexConfig::default(),
+            auth: AuthConfig::default(),
+            database: DatabaseConfig::default(),
+            redis: RedisConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            cache: CacheConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            secret_key: logflow_api::auth::DEFAULT_SECRET_KEY.into(),
+            access_token_expire_minutes: 30,
+            admin_password: String::new(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { url: String::new(), max_connections: 10 }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            enabled: true,
+            trusted_proxies: Vec::new(),
+            limits: logflow_api::ratelimit::DEFAULT_LIMITS
+                .iter()
+                .map(|(bucket, n, secs)| {
+                    let unit = match secs {
+                        3600 => "hour",
+                        86400 => "day",
+                        _ => "minute",
+                    };
+                    (bucket.to_string(), format!("{n}/{unit}"))
+                })
+                .collect(),
         }
     }
 }
@@ -152,7 +262,107 @@ impl Config {
         num!("LOGFLOW_INDEX_WRITER_THREADS", x.writer_threads);
         num!("LOGFLOW_INDEX_WRITER_HEAP_MB", x.writer_heap_mb);
         num!("LOGFLOW_INDEX_ZSTD_LEVEL", x.zstd_level);
+
+        if let Some(v) = env("LOGFLOW_AUTH_SECRET_KEY").or_else(|| env("SECRET_KEY")) {
+            self.auth.secret_key = v;
+        }
+        let minutes = ["LOGFLOW_AUTH_ACCESS_TOKEN_EXPIRE_MINUTES", "ACCESS_TOKEN_EXPIRE_MINUTES"];
+        if let Some((key, v)) = minutes.iter().find_map(|k| env(k).map(|v| (*k, v))) {
+            self.auth.access_token_expire_minutes = parse(key, v)?;
+        }
+        if let Some(v) = env("LOGFLOW_AUTH_ADMIN_PASSWORD").or_else(|| env("LOGFLOW_ADMIN_PASSWORD")) {
+            self.auth.admin_password = v;
+        }
+
+        if let Some(v) = env("LOGFLOW_DATABASE_URL").or_else(|| env("DATABASE_URL")) {
+            self.database.url = v;
+        } else if let Some(host) = env("POSTGRES_HOST") {
+            let user = env("POSTGRES_USER").unwrap_or_else(|| "logflow".into());
+            let password = env("POSTGRES_PASSWORD").map(|p| format!(":{}", url_encode(&p))).unwrap_or_default();
+            let port = env("POSTGRES_PORT").unwrap_or_else(|| "5432".into());
+            let db = env("POSTGRES_DB").unwrap_or_else(|| "logflow".into());
+            self.database.url = format!("postgres://{}{password}@{host}:{port}/{db}", url_encode(&user));
+        }
+        num!("LOGFLOW_DATABASE_MAX_CONNECTIONS", self.database.max_connections);
+
+        if let Some(v) = env("LOGFLOW_REDIS_URL").or_else(|| env("REDIS_URL")) {
+            self.redis.url = v;
+        } else if let Some(host) = env("REDIS_HOST") {
+            let port = match env("REDIS_PORT") {
+                Some(p) => Some(parse("REDIS_PORT", p)?),
+                None => None,
+            };
+            let db = match env("REDIS_DB") {
+                Some(d) => Some(parse("REDIS_DB", d)?),
+                None => None,
+            };
+            self.redis.url = logflow_kv::redis_url_from_env_parts(&host, port, env("REDIS_PASSWORD").as_deref(), db);
+        }
+
+        num!("LOGFLOW_CACHE_OVERVIEW_TTL_SECS", self.cache.overview_ttl_secs);
+        num!("LOGFLOW_CACHE_SERVICE_TTL_SECS", self.cache.service_ttl_secs);
+        num!("LOGFLOW_CACHE_SYSTEM_TTL_SECS", self.cache.system_ttl_secs);
+        num!("LOGFLOW_CACHE_TIMESERIES_TTL_SECS", self.cache.timeseries_ttl_secs);
+        num!("LOGFLOW_CACHE_MAX_MEMORY_MB", self.cache.max_memory_mb);
+
+        num!("LOGFLOW_RATE_LIMIT_ENABLED", self.rate_limit.enabled);
+        if let Some(v) = env("LOGFLOW_RATE_LIMIT_TRUSTED_PROXIES") {
+            self.rate_limit.trusted_proxies =
+                v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        }
+        // LOGFLOW_RATE_LIMIT_<BUCKET>=50/minute
+        let buckets: Vec<String> = self.rate_limit.limits.keys().cloned().collect();
+        for bucket in buckets {
+            if let Some(v) = env(&format!("LOGFLOW_RATE_LIMIT_{}", bucket.to_uppercase())) {
+                self.rate_limit.limits.insert(bucket, v);
+            }
+        }
         Ok(())
+    }
+
+    /// The metadata database URL: the configured one, else SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("meta.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    /// The rate limit settings the API enforces.
+    pub fn rate_limit_settings(&self) -> anyhow::Result<logflow_api::ratelimit::RateLimitSettings> {
+        let mut settings =
+            logflow_api::ratelimit::RateLimitSettings { enabled: self.rate_limit.enabled, ..Default::default() };
+        for p in &self.rate_limit.trusted_proxies {
+            settings
+                .trusted_proxies
+                .push(p.parse().map_err(|e: String| anyhow::anyhow!("rate_limit.trusted_proxies: {e}"))?);
+        }
+        for (bucket, spec) in &self.rate_limit.limits {
+            if !settings.limits.contains_key(bucket) {
+                let known: Vec<&str> = settings.limits.keys().map(String::as_str).collect();
+                bail!("rate_limit.limits: unknown bucket '{bucket}' (known: {})", known.join(", "));
+            }
+            let limit = logflow_api::ratelimit::parse_limit(spec)
+                .map_err(|e| anyhow::anyhow!("rate_limit.limits.{bucket}: {e}"))?;
+            settings.limits.insert(bucket.clone(), limit);
+        }
+        Ok(settings)
+    }
+
+    /// The analytics cache TTLs.
+    pub fn cache_ttls(&self) -> logflow_api::CacheTtls {
+        let secs = std::time::Duration::from_secs;
+        logflow_api::CacheTtls {
+            overview: secs(self.cache.overview_ttl_secs),
+            service: secs(self.cache.service_ttl_secs),
+            system: secs(self.cache.system_ttl_secs),
+            timeseries: secs(self.cache.timeseries_ttl_secs),
+        }
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.environment == "production"
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -174,8 +384,55 @@ impl Config {
         if self.ingest.commit_interval_ms == 0 || self.ingest.max_body_bytes == 0 {
             bail!("ingest.commit_interval_ms and ingest.max_body_bytes must be positive");
         }
+        if self.auth.secret_key.len() < 16 {
+            bail!(
+                "auth.secret_key (SECRET_KEY) must be at least 16 characters; generate one with `openssl rand -hex 32`"
+            );
+        }
+        if self.auth.access_token_expire_minutes == 0 {
+            bail!("auth.access_token_expire_minutes must be at least 1");
+        }
+        if self.database.max_connections == 0 {
+            bail!("database.max_connections must be at least 1");
+        }
+        let url = &self.database.url;
+        if !(url.is_empty()
+            || url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            bail!("database.url (DATABASE_URL) must be empty (SQLite in the data directory), sqlite://PATH or postgres://...");
+        }
+        if !(self.redis.url.is_empty()
+            || self.redis.url.starts_with("redis://")
+            || self.redis.url.starts_with("rediss://"))
+        {
+            bail!("redis.url (REDIS_URL) must be empty (in-process) or redis://host:port/db");
+        }
+        self.rate_limit_settings()?;
         Ok(())
     }
+
+    /// Production mode refuses a default signing key; the message says how to fix it.
+    pub fn check_production_secrets(&self) -> anyhow::Result<()> {
+        if self.is_production() && self.auth.secret_key == logflow_api::auth::DEFAULT_SECRET_KEY {
+            bail!(
+                "refusing to start in production with the default SECRET_KEY: anyone could forge tokens. \
+                 Set a secret, e.g. `export SECRET_KEY=$(openssl rand -hex 32)` (or auth.secret_key in the config file)"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Percent-encodes a URL userinfo component.
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -216,5 +473,57 @@ mod tests {
         assert!(e.to_string().contains("unknown field"), "{e}");
         let cfg = Config { environment: "staging".into(), ..Config::default() };
         assert!(cfg.validate().is_err());
+        let mut cfg = Config::default();
+        cfg.rate_limit.limits.insert("search".into(), "fifty/minute".into());
+        assert!(cfg.validate().unwrap_err().to_string().contains("rate_limit.limits.search"));
+        let mut cfg = Config::default();
+        cfg.rate_limit.limits.insert("serch".into(), "5/minute".into());
+        assert!(cfg.validate().unwrap_err().to_string().contains("unknown bucket 'serch'"));
+    }
+
+    #[test]
+    fn spec_environment_names() {
+        let env: HashMap<&str, &str> = [
+            ("SECRET_KEY", "0123456789abcdef0123"),
+            ("ACCESS_TOKEN_EXPIRE_MINUTES", "15"),
+            ("POSTGRES_HOST", "db.internal"),
+            ("POSTGRES_USER", "logflow"),
+            ("POSTGRES_PASSWORD", "p@ss word"),
+            ("POSTGRES_DB", "logs"),
+            ("REDIS_HOST", "cache.internal"),
+            ("REDIS_PORT", "6380"),
+            ("LOGFLOW_RATE_LIMIT_SEARCH", "5/second"),
+        ]
+        .into();
+        let mut cfg = Config::default();
+        cfg.apply_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(cfg.auth.secret_key, "0123456789abcdef0123");
+        assert_eq!(cfg.auth.access_token_expire_minutes, 15);
+        assert_eq!(cfg.database.url, "postgres://logflow:p%40ss%20word@db.internal:5432/logs");
+        assert!(cfg.redis.url.starts_with("redis://cache.internal:6380"), "{}", cfg.redis.url);
+        let rl = cfg.rate_limit_settings().unwrap();
+        assert_eq!(rl.limits["search"].count, 5);
+        assert_eq!(rl.limits["auth_login"].window, std::time::Duration::from_secs(3600));
+        cfg.validate().unwrap();
+
+        // DATABASE_URL wins over the POSTGRES_* parts.
+        let mut cfg = Config::default();
+        cfg.apply_env(|k| match k {
+            "DATABASE_URL" => Some("postgres://a@b/c".into()),
+            "POSTGRES_HOST" => Some("ignored".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(cfg.database.url, "postgres://a@b/c");
+    }
+
+    #[test]
+    fn production_refuses_the_default_secret() {
+        let mut cfg = Config { environment: "production".into(), ..Config::default() };
+        let e = cfg.check_production_secrets().unwrap_err().to_string();
+        assert!(e.contains("SECRET_KEY") && e.contains("openssl rand"), "{e}");
+        cfg.auth.secret_key = "a-real-secret-of-enough-length".into();
+        cfg.check_production_secrets().unwrap();
+        Config::default().check_production_secrets().unwrap();
     }
 }

@@ -1,9 +1,13 @@
 //! `logflow`: the one binary. Subcommands: `serve` (the server), `generate` (realistic logs),
-//! `bench` (performance measurements against a running server).
+//! `bench` (performance measurements against a running server), `db` (metadata database
+//! management), `anomaly` (offline scoring with the server's detector).
 
+mod anomaly;
 mod bench;
 mod config;
+mod db;
 mod generate;
+mod meta;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +33,10 @@ enum Command {
     Generate(generate::GenerateArgs),
     /// Measure ingest throughput, search latency, memory and disk use.
     Bench(bench::BenchArgs),
+    /// Manage the metadata database: init, migrate, backup, restore, reset, shell.
+    Db(db::DbArgs),
+    /// Anomaly detection tools (score a time series CSV with the server's streaming detector).
+    Anomaly(anomaly::AnomalyArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -56,5 +64,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Anomaly(args) => anomaly::run(args),
+        Command::Db(args) => db::run(args),
     }
 }

@@ -7,10 +7,14 @@ use crate::config::Config;
 use crate::ServeArgs;
 use anyhow::Context;
 use chrono::{Duration as ChronoDuration, Utc};
-use logflow_api::{ApiConfig, AppState};
+use logflow_api::auth::Auth;
+use logflow_api::metrics::Metrics;
+use logflow_api::{ApiConfig, AppState, Services};
 use logflow_core::ingest::{parse_item, IngestLimits};
 use logflow_gen::{GenConfig, Generator, Sink};
 use logflow_ingest::{Pipeline, PipelineConfig};
+use logflow_kv::{Cache, MemoryCache, MemoryLimiter, RateLimiter, RedisCache, RedisHandle, RedisLimiter, RedisOptions};
+use logflow_meta::QueryObserver;
 use logflow_store::tantivy_engine::{TantivyStore, WriterConfig};
 use logflow_store::LogStore;
 use std::fs::File;
@@ -27,6 +31,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         cfg.data_dir = d;
     }
     cfg.validate()?;
+    cfg.check_production_secrets()?;
     init_tracing(&cfg)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("logflow").build()?;
     rt.block_on(serve(cfg, args.demo, args.demo_rate))
@@ -82,6 +87,12 @@ async fn serve(cfg: Config, demo: bool, demo_rate: f64) -> anyhow::Result<()> {
     pcfg.retention_days = cfg.retention_days;
     pcfg.wal.segment_bytes = cfg.ingest.wal_segment_bytes;
     pcfg.wal.fsync = cfg.ingest.wal_fsync;
+    // Metadata, auth, limits and cache first: a refusal (production secrets) happens before replay.
+    let metrics = Arc::new(Metrics::new());
+    let services = services(&cfg, metrics.clone()).await?;
+    let indexed_metrics = metrics.clone();
+    pcfg.on_indexed =
+        Some(Arc::new(move |records: &[logflow_core::LogRecord]| indexed_metrics.record_indexed(records)));
     let pipeline = Pipeline::start(pcfg, store).await?;
 
     let limits = IngestLimits {
@@ -91,7 +102,8 @@ async fn serve(cfg: Config, demo: bool, demo_rate: f64) -> anyhow::Result<()> {
         ..IngestLimits::default()
     };
     let api = ApiConfig { max_body_bytes: cfg.ingest.max_body_bytes, limits: limits.clone() };
-    let state = AppState::new(pipeline.clone(), api);
+    let state = AppState::new(pipeline.clone(), api, services);
+    let samplers = state.spawn_samplers();
     let app = logflow_api::router(state.clone());
 
     let listener =
@@ -106,12 +118,43 @@ async fn serve(cfg: Config, demo: bool, demo_rate: f64) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("shutting down: draining ingest");
+    samplers.abort();
     if let Some(t) = demo_task {
         t.abort();
     }
     pipeline.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Metadata store (with the admin account), auth keys, and the rate limiter and cache (in-process,
+/// or sharing one Redis connection when configured).
+async fn services(cfg: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Services> {
+    let meta = crate::meta::open(cfg, true, Some(metrics.clone() as Arc<dyn QueryObserver>)).await?;
+    crate::meta::bootstrap_admin(cfg, &*meta).await?;
+    tracing::info!(backend = meta.backend(), url = %crate::meta::redact_url(&cfg.database_url()), "metadata database ready");
+    let auth =
+        Arc::new(Auth::new(&cfg.auth.secret_key, Duration::from_secs(cfg.auth.access_token_expire_minutes * 60)));
+    let (limiter, cache): (Arc<dyn RateLimiter>, Arc<dyn Cache>) = if cfg.redis.url.is_empty() {
+        (Arc::new(MemoryLimiter::new()), Arc::new(MemoryCache::with_capacity(cfg.cache.max_memory_mb << 20)))
+    } else {
+        let redis = RedisHandle::connect(&cfg.redis.url, RedisOptions::default())
+            .await
+            .with_context(|| format!("configuring Redis at {}", crate::meta::redact_url(&cfg.redis.url)))?;
+        let health = redis.health();
+        tracing::info!(url = %crate::meta::redact_url(&cfg.redis.url), status = health.status, detail = ?health.detail,
+            "cache and rate limits shared through Redis");
+        (Arc::new(RedisLimiter::new(redis.clone())), Arc::new(RedisCache::new(redis)))
+    };
+    Ok(Services {
+        meta,
+        auth,
+        limiter,
+        rate_limits: cfg.rate_limit_settings()?,
+        cache,
+        cache_ttls: cfg.cache_ttls(),
+        metrics,
+    })
 }
 
 async fn shutdown_signal() {

@@ -537,7 +537,14 @@ fn health_docs_and_openapi() {
     let r = get(base, "/health");
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["status"], "healthy", "{}", r.text);
-    assert_eq!(r.json["services"], json!({"storage":"healthy","queue":"healthy"}), "{}", r.text);
+    assert_eq!(
+        r.json["services"],
+        json!({"storage":"healthy","queue":"healthy","database":"healthy","cache":"healthy"}),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.json["components"]["database"]["engine"], "sqlite", "{}", r.text);
+    assert_eq!(r.json["components"]["cache"]["engine"], "memory", "{}", r.text);
     assert_eq!(r.json["components"]["storage"]["engine"], "tantivy", "{}", r.text);
     assert_eq!(r.json["components"]["queue"]["pending_bytes"], 0, "{}", r.text);
     assert!(r.json["version"].as_str().is_some_and(|v| !v.is_empty()), "{}", r.text);
@@ -545,9 +552,25 @@ fn health_docs_and_openapi() {
     let r = get(base, "/openapi.json");
     assert_eq!(r.status, 200, "{}", r.text);
     let paths = r.json["paths"].as_object().expect("paths");
-    for p in ["/api/v1/logs", "/api/v1/logs/search", "/api/v1/logs/recent", "/api/v1/logs/{id}", "/health"] {
+    for p in [
+        "/api/v1/logs",
+        "/api/v1/logs/search",
+        "/api/v1/logs/recent",
+        "/api/v1/logs/{id}",
+        "/health",
+        "/api/v1/auth/register",
+        "/api/v1/auth/login",
+        "/api/v1/auth/me",
+        "/api/v1/auth/users",
+        "/api/v1/rate-limits/status",
+        "/api/v1/rate-limits/reset/{id}",
+        "/api/v1/rate-limits/reset-all",
+        "/api/v1/trace/debug",
+    ] {
         assert!(paths.contains_key(p), "openapi.json lacks {p}: {:?}", paths.keys());
     }
+    assert_eq!(r.json["components"]["securitySchemes"]["bearer"]["scheme"], "bearer", "{}", r.text);
+    assert_eq!(r.json["paths"]["/api/v1/auth/users"]["get"]["security"][0]["bearer"], json!([]), "{}", r.text);
     let r = get(base, "/docs/");
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(

@@ -235,6 +235,8 @@ fn log_counters_follow_accepted_logs() {
     assert_eq!(post_json(base, &json!([{"service": "x"}])).status, 400);
     assert_eq!(post_raw(base, b"{not json".to_vec(), &[("content-type", "application/json")]).status, 400);
 
+    // logs_indexed_total counts at the index commit, logs_processed_total at acceptance.
+    wait_indexed(base);
     let after = scrape(base);
     assert_eq!(processed(&after) - processed(&before), 11.0, "{after}");
     assert_eq!(indexed(&after, "x", "ERROR"), 7.0, "{after}");
@@ -245,6 +247,7 @@ fn log_counters_follow_accepted_logs() {
     let nd = b"{\"service\":\"x\",\"level\":\"error\",\"message\":\"n1\"}\n{\"service\":\"x\",\"level\":\"critical\",\"message\":\"n2\"}\n";
     let r = post_raw(base, nd.to_vec(), &[("content-type", "application/x-ndjson")]);
     assert_eq!(r.status, 200, "{}", r.text);
+    wait_indexed(base);
     let last = scrape(base);
     assert_eq!(processed(&last), 13.0, "{last}");
     assert_eq!(indexed(&last, "x", "ERROR"), 8.0, "{last}");

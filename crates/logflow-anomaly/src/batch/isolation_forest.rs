@@ -23,15 +23,33 @@ pub struct IsolationForest {
     dimensions: usize,
 }
 
+/// The nodes of one tree in pre-order: a split's left child is the node right after it.
 #[derive(Debug, Clone)]
 struct Tree {
     nodes: Vec<Node>,
 }
 
+/// A split on `feature` at `value` whose right child is `right`, or, with `feature == LEAF`, a leaf
+/// whose `value` is the path length it adds (`c` of the points it holds).
 #[derive(Debug, Clone, Copy)]
-enum Node {
-    Leaf { size: usize },
-    Split { feature: usize, threshold: f64, left: usize, right: usize },
+struct Node {
+    value: f64,
+    feature: u32,
+    right: u32,
+}
+
+const LEAF: u32 = u32::MAX;
+
+/// Scratch space reused by every node of every tree while growing.
+struct Grower<'a> {
+    /// The rows, one after the other, `dimensions` features each.
+    data: &'a [f64],
+    dimensions: usize,
+    depth_limit: usize,
+    /// Features that vary among the rows of the node being split, with their ranges.
+    ranges: Vec<(usize, f64, f64)>,
+    /// Where a node's row indices are stably partitioned before being copied back.
+    scratch: Vec<u32>,
 }
 
 impl IsolationForest {
@@ -40,18 +58,40 @@ impl IsolationForest {
     /// forest that scores everything 0.5.
     pub fn fit(data: &[Vec<f64>], trees: usize, sample_size: usize, seed: u64) -> Self {
         let dimensions = data.first().map_or(0, Vec::len);
-        let sample_size = sample_size.clamp(1, data.len().max(1));
+        let flat: Vec<f64> = data.iter().flat_map(|row| row[..dimensions].iter().copied()).collect();
+        Self::fit_flat(&flat, data.len(), dimensions, trees, sample_size, seed)
+    }
+
+    /// [`IsolationForest::fit`] over `rows` rows of `dimensions` features stored one after the
+    /// other in `data`.
+    pub(crate) fn fit_flat(
+        data: &[f64],
+        rows: usize,
+        dimensions: usize,
+        trees: usize,
+        sample_size: usize,
+        seed: u64,
+    ) -> Self {
+        let sample_size = sample_size.clamp(1, rows.max(1));
         let depth_limit = (sample_size as f64).log2().ceil() as usize;
         let mut rng = StdRng::seed_from_u64(seed);
-        let trees = if data.is_empty() {
+        let trees = if rows == 0 {
             Vec::new()
         } else {
+            let mut grower = Grower {
+                data,
+                dimensions,
+                depth_limit,
+                ranges: Vec::with_capacity(dimensions),
+                scratch: Vec::with_capacity(sample_size),
+            };
+            let mut sample: Vec<u32> = Vec::with_capacity(sample_size);
             (0..trees.max(1))
                 .map(|_| {
-                    let rows: Vec<&[f64]> =
-                        index::sample(&mut rng, data.len(), sample_size).iter().map(|i| data[i].as_slice()).collect();
-                    let mut tree = Tree { nodes: Vec::new() };
-                    tree.grow(&rows, 0, depth_limit, &mut rng);
+                    sample.clear();
+                    sample.extend(index::sample(&mut rng, rows, sample_size).iter().map(|i| i as u32));
+                    let mut tree = Tree { nodes: Vec::with_capacity(2 * sample_size) };
+                    grower.grow(&mut tree, &mut sample, 0, &mut rng);
                     tree
                 })
                 .collect()
@@ -69,7 +109,44 @@ impl IsolationForest {
         if self.trees.is_empty() {
             return 0.5;
         }
-        let mean_path = self.trees.iter().map(|t| t.path_length(point)).sum::<f64>() / self.trees.len() as f64;
+        let total = self.trees.iter().map(|t| t.path_length(|f| point.get(f).copied().unwrap_or(0.0))).sum::<f64>();
+        self.score_of(total)
+    }
+
+    /// The scores of `rows` points of exactly [`IsolationForest::dimensions`] features stored one
+    /// after the other in `data`: the same as [`IsolationForest::score`] of each, computed tree by
+    /// tree (each tree stays in cache) on up to two threads.
+    pub(crate) fn score_flat(&self, data: &[f64], rows: usize) -> Vec<f64> {
+        if self.trees.is_empty() {
+            return vec![0.5; rows];
+        }
+        let d = self.dimensions;
+        // Each point's path lengths are added in tree order, as `score` does (`Sum` starts at -0.0).
+        let mut totals = vec![-0.0f64; rows];
+        let accumulate = |totals: &mut [f64], data: &[f64]| {
+            for tree in &self.trees {
+                for (i, total) in totals.iter_mut().enumerate() {
+                    let point = &data[i * d..(i + 1) * d];
+                    *total += tree.path_length(|f| point[f]);
+                }
+            }
+        };
+        let half = rows / 2;
+        if rows >= 256 && parallel() {
+            let (first, second) = totals.split_at_mut(half);
+            let (first_data, second_data) = data[..rows * d].split_at(half * d);
+            std::thread::scope(|scope| {
+                scope.spawn(|| accumulate(second, second_data));
+                accumulate(first, first_data);
+            });
+        } else {
+            accumulate(&mut totals, &data[..rows * d]);
+        }
+        totals.into_iter().map(|total| self.score_of(total)).collect()
+    }
+
+    fn score_of(&self, total_path: f64) -> f64 {
+        let mean_path = total_path / self.trees.len() as f64;
         let normaliser = average_path_length(self.sample_size);
         if normaliser <= 0.0 {
             return 0.5;
@@ -78,49 +155,66 @@ impl IsolationForest {
     }
 }
 
-impl Tree {
-    /// Appends the subtree for `rows` and returns its node index.
-    fn grow(&mut self, rows: &[&[f64]], depth: usize, depth_limit: usize, rng: &mut StdRng) -> usize {
-        let at = self.nodes.len();
-        self.nodes.push(Node::Leaf { size: rows.len() });
-        if rows.len() <= 1 || depth >= depth_limit {
-            return at;
+impl Grower<'_> {
+    /// Appends the subtree for the rows `rows` (indices into `data`, reordered in place) to `tree`.
+    fn grow(&mut self, tree: &mut Tree, rows: &mut [u32], depth: usize, rng: &mut StdRng) {
+        let at = tree.nodes.len();
+        tree.nodes.push(Node { value: average_path_length(rows.len()), feature: LEAF, right: 0 });
+        if rows.len() <= 1 || depth >= self.depth_limit {
+            return;
         }
         // Only features that vary among these rows can be cut.
-        let dimensions = rows[0].len();
-        let ranges: Vec<(usize, f64, f64)> = (0..dimensions)
-            .filter_map(|f| {
-                let (lo, hi) =
-                    rows.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), r| (lo.min(r[f]), hi.max(r[f])));
-                (hi > lo).then_some((f, lo, hi))
-            })
-            .collect();
-        if ranges.is_empty() {
-            return at;
-        }
-        let (feature, lo, hi) = ranges[rng.random_range(0..ranges.len())];
-        let threshold = rng.random_range(lo..hi);
-        let (left_rows, right_rows): (Vec<&[f64]>, Vec<&[f64]>) = rows.iter().partition(|r| r[feature] < threshold);
-        let left = self.grow(&left_rows, depth + 1, depth_limit, rng);
-        let right = self.grow(&right_rows, depth + 1, depth_limit, rng);
-        self.nodes[at] = Node::Split { feature, threshold, left, right };
-        at
-    }
-
-    fn path_length(&self, point: &[f64]) -> f64 {
-        let mut node = 0;
-        let mut depth = 0.0;
-        loop {
-            match self.nodes[node] {
-                Node::Leaf { size } => return depth + average_path_length(size),
-                Node::Split { feature, threshold, left, right } => {
-                    let value = point.get(feature).copied().unwrap_or(0.0);
-                    node = if value < threshold { left } else { right };
-                    depth += 1.0;
-                }
+        let (data, d) = (self.data, self.dimensions);
+        self.ranges.clear();
+        for f in 0..d {
+            let (lo, hi) = rows.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &r| {
+                let v = data[r as usize * d + f];
+                (lo.min(v), hi.max(v))
+            });
+            if hi > lo {
+                self.ranges.push((f, lo, hi));
             }
         }
+        if self.ranges.is_empty() {
+            return;
+        }
+        let (feature, lo, hi) = self.ranges[rng.random_range(0..self.ranges.len())];
+        let threshold = rng.random_range(lo..hi);
+        // A stable partition, so the rows keep the order the original grower saw them in.
+        self.scratch.clear();
+        self.scratch.extend(rows.iter().copied().filter(|&r| data[r as usize * d + feature] < threshold));
+        let left_len = self.scratch.len();
+        self.scratch.extend(rows.iter().copied().filter(|&r| !(data[r as usize * d + feature] < threshold)));
+        rows.copy_from_slice(&self.scratch);
+        let (left_rows, right_rows) = rows.split_at_mut(left_len);
+        self.grow(tree, left_rows, depth + 1, rng);
+        let right = tree.nodes.len() as u32;
+        self.grow(tree, right_rows, depth + 1, rng);
+        tree.nodes[at] = Node { value: threshold, feature: feature as u32, right };
     }
+}
+
+impl Tree {
+    /// The path length of the point whose feature `f` is `feature(f)`.
+    #[inline]
+    fn path_length(&self, feature: impl Fn(usize) -> f64) -> f64 {
+        let mut node = 0;
+        let mut depth = 0u32;
+        loop {
+            let Node { value, feature: f, right } = self.nodes[node];
+            if f == LEAF {
+                return f64::from(depth) + value;
+            }
+            node = if feature(f as usize) < value { node + 1 } else { right as usize };
+            depth += 1;
+        }
+    }
+}
+
+/// Whether a second core is available (asked once: the answer reads cgroup files on Linux).
+fn parallel() -> bool {
+    static PARALLEL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PARALLEL.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }
 
 /// `c(n)`: average path length of an unsuccessful search in a binary search tree of `n` points.

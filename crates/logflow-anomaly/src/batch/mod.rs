@@ -94,9 +94,12 @@ pub fn detect(series: &[Point], options: &DetectOptions) -> DetectionReport {
         return report;
     }
     let values: Vec<f64> = points.iter().map(|p| p.value).collect();
+    // Both the moving average and the Isolation Forest's features use the same trailing windows.
+    let window = moving_average::adaptive_window(&values);
+    let trailing = moving_average::trailing_stats(&values, window);
     let mut detections = zscore::detect(&values, options.z_threshold);
-    detections.extend(moving_average::detect(&values, options.moving_average_threshold));
-    detections.extend(isolation_detect(&values, options));
+    detections.extend(moving_average::detect_with(&values, window, &trailing, options.moving_average_threshold));
+    detections.extend(isolation_detect(&values, &trailing, options));
 
     report.anomalies = merge(detections, &values, options.merge_gap_points)
         .into_iter()
@@ -108,20 +111,20 @@ pub fn detect(series: &[Point], options: &DetectOptions) -> DetectionReport {
 
 /// The Isolation Forest's detections: the `contamination` share of points with the highest
 /// isolation scores, among those above `min_isolation_score`.
-fn isolation_detect(values: &[f64], options: &DetectOptions) -> Vec<Detection> {
-    let window = moving_average::adaptive_window(values);
-    let trailing = moving_average::trailing_stats(values, window);
-    let features: Vec<Vec<f64>> = values
+fn isolation_detect(values: &[f64], trailing: &[Option<(f64, f64)>], options: &DetectOptions) -> Vec<Detection> {
+    const DIMENSIONS: usize = 4;
+    let features: Vec<f64> = values
         .iter()
         .enumerate()
-        .map(|(i, &value)| {
+        .flat_map(|(i, &value)| {
             let change = if i == 0 { 0.0 } else { value - values[i - 1] };
             let (mean, std) = trailing[i].unwrap_or((value, 0.0));
-            vec![value, change, value - mean, std]
+            [value, change, value - mean, std]
         })
         .collect();
-    let forest = IsolationForest::fit(&features, options.trees, DEFAULT_SAMPLE_SIZE, options.seed);
-    let scores: Vec<f64> = features.iter().map(|f| forest.score(f)).collect();
+    let forest =
+        IsolationForest::fit_flat(&features, values.len(), DIMENSIONS, options.trees, DEFAULT_SAMPLE_SIZE, options.seed);
+    let scores = forest.score_flat(&features, values.len());
 
     let allowed = (options.contamination.clamp(0.0, 0.5) * values.len() as f64).floor() as usize;
     let mut order: Vec<usize> = (0..values.len()).collect();

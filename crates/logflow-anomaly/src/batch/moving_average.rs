@@ -20,7 +20,8 @@ pub(crate) fn adaptive_window(values: &[f64]) -> usize {
     let error = |k: usize| -> f64 {
         (longest..values.len()).map(|i| (values[i] - trailing_mean(values, i, k)).abs()).sum::<f64>()
     };
-    fitting.iter().copied().min_by(|&a, &b| error(a).total_cmp(&error(b))).unwrap_or(longest)
+    // Each candidate's error once (comparing recomputed errors would compute most of them twice).
+    fitting.iter().map(|&k| (k, error(k))).min_by(|a, b| a.1.total_cmp(&b.1)).map_or(longest, |(k, _)| k)
 }
 
 fn trailing_mean(values: &[f64], i: usize, k: usize) -> f64 {
@@ -39,10 +40,21 @@ pub(crate) fn trailing_stats(values: &[f64], window: usize) -> Vec<Option<(f64, 
 /// all points from their moving averages: the few points inside a short window are too few to
 /// estimate a spread, and a wobble of 5 % must not be called critical because the three points
 /// before it happened to be equal.
+#[cfg(test)]
 pub(crate) fn detect(values: &[f64], threshold: f64) -> Vec<Detection> {
     let window = adaptive_window(values);
-    let residuals: Vec<(usize, f64, f64)> = trailing_stats(values, window)
-        .into_iter()
+    detect_with(values, window, &trailing_stats(values, window), threshold)
+}
+
+/// [`detect`] with the adaptive `window` and its `trailing` stats already computed.
+pub(crate) fn detect_with(
+    values: &[f64],
+    window: usize,
+    trailing: &[Option<(f64, f64)>],
+    threshold: f64,
+) -> Vec<Detection> {
+    let residuals: Vec<(usize, f64, f64)> = trailing
+        .iter()
         .enumerate()
         .skip(window)
         .filter_map(|(index, stats)| stats.map(|(mean, _)| (index, mean, values[index] - mean)))

@@ -24,6 +24,12 @@ pub(crate) struct Calibrator {
     /// Weight given to the next observation; grows instead of decaying every bin, and the whole
     /// histogram is rescaled when it gets large.
     increment: f64,
+    /// The highest bin holding more than a hundredth of one fresh observation (0 if none), kept up
+    /// to date by `observe` so `surprise` need not search for it: a bin above it only gets heavier
+    /// by being observed, and the threshold only grows between rescales.
+    top: usize,
+    /// One past the highest bin ever observed: the bins from here on hold exactly zero.
+    end: usize,
 }
 
 impl Calibrator {
@@ -34,6 +40,8 @@ impl Calibrator {
             total: 0.0,
             decay: 0.5f64.powf(1.0 / half_life.max(1.0)),
             increment: 1.0,
+            top: 0,
+            end: 0,
         }
     }
 
@@ -52,9 +60,10 @@ impl Calibrator {
         let (bin, l) = Self::bin(raw);
         let prior = self.increment;
         // Bins whose weight decayed below a hundredth of one fresh observation count as unseen.
-        let top = self.weights.iter().rposition(|w| *w > 0.01 * prior).unwrap_or(0);
+        let top = self.top;
         let p = if bin <= top {
-            let above: f64 = self.weights[bin + 1..].iter().sum();
+            // Adding the trailing exact zeros would not change the sum.
+            let above: f64 = self.weights[bin + 1..self.end.max(bin + 1)].iter().sum();
             (above + 0.5 * self.weights[bin] + prior) / (self.total + prior)
         } else {
             let top_l = (top as f64 + 1.0) * BIN_WIDTH;
@@ -68,12 +77,23 @@ impl Calibrator {
         self.increment /= self.decay;
         self.weights[bin] += self.increment;
         self.total += self.increment;
+        self.end = self.end.max(bin + 1);
         if self.increment > 1e100 {
             for w in &mut self.weights {
                 *w /= self.increment;
             }
             self.total /= self.increment;
             self.increment = 1.0;
+            self.top = self.weights.iter().rposition(|w| *w > 0.01 * self.increment).unwrap_or(0);
+        } else if bin >= self.top {
+            self.top = bin;
+        } else {
+            // The threshold grew: bins just below the old top may have faded under it (the
+            // observed bin, below the old top, is above it, so the search stops there at the latest).
+            let threshold = 0.01 * self.increment;
+            while self.top > 0 && self.weights[self.top] <= threshold {
+                self.top -= 1;
+            }
         }
     }
 }

@@ -110,14 +110,21 @@ impl Forecaster {
             return None;
         }
         let profiles = [self.daily.as_ref(), self.weekly.as_ref()];
-        let mut candidates = vec![(self.last_value, self.sq_errors[0])];
+        // At most four candidates: kept on the stack, this runs for every point.
+        let mut candidates = [(0.0, 0.0); 4];
+        candidates[0] = (self.last_value, self.sq_errors[0]);
+        let mut count = 1;
         if self.seen > LEVEL_MIN_POINTS {
-            candidates.push((self.level, self.sq_errors[1]));
+            candidates[count] = (self.level, self.sq_errors[1]);
+            count += 1;
         }
-        candidates.extend(profiles.iter().flatten().filter_map(|p| p.forecast(epoch_secs, value)));
+        for candidate in profiles.iter().flatten().filter_map(|p| p.forecast(epoch_secs, value)) {
+            candidates[count] = candidate;
+            count += 1;
+        }
 
         let floor = 1e-6 * (self.max - self.min).powi(2) + 1e-24;
-        let (sum, weights) = candidates.iter().fold((0.0, 0.0), |(sum, weights), &(prediction, variance)| {
+        let (sum, weights) = candidates[..count].iter().fold((0.0, 0.0), |(sum, weights), &(prediction, variance)| {
             let weight = 1.0 / (variance + floor);
             (sum + weight * prediction, weights + weight)
         });

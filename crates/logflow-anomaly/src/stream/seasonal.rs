@@ -61,14 +61,18 @@ impl SeasonalProfile {
         (epoch_secs.rem_euclid(self.period_secs) / self.slot_secs) as usize
     }
 
-    /// Mature slots within `reach` slots either side of the one holding `epoch_secs`.
+    /// Mature slots within `reach` slots either side of the one holding `epoch_secs`, in order from
+    /// the earliest (wrapping around the period).
     fn around(&self, epoch_secs: i64, reach: usize) -> impl Iterator<Item = &Slot> {
         let n = self.slots.len();
         let centre = self.index(epoch_secs);
         let reach = reach.min((n - 1) / 2);
-        (0..=2 * reach)
-            .map(move |k| &self.slots[(centre + n + k - reach) % n])
-            .filter(|slot| slot.count >= self.min_count)
+        // Two contiguous runs instead of a remainder per slot: `first..` up to the end, then from 0.
+        let first = (centre + n - reach) % n;
+        let len = 2 * reach + 1;
+        let head = &self.slots[first..n.min(first + len)];
+        let tail = &self.slots[..len - head.len()];
+        head.iter().chain(tail).filter(|slot| slot.count >= self.min_count)
     }
 
     /// A forecast for `value` at `epoch_secs`: the mean of the mature slot, among the one holding
@@ -87,9 +91,19 @@ impl SeasonalProfile {
     /// there is mature.
     pub(crate) fn envelope_distance(&self, epoch_secs: i64, value: f64, tolerance_secs: i64) -> Option<f64> {
         let reach = (tolerance_secs / self.slot_secs).max(1) as usize;
-        self.around(epoch_secs, reach)
-            .map(|slot| (value - slot.high).max(slot.low - value).max(0.0))
-            .min_by(f64::total_cmp)
+        let mut nearest: Option<f64> = None;
+        for slot in self.around(epoch_secs, reach) {
+            let distance = (value - slot.high).max(slot.low - value).max(0.0);
+            if nearest.is_none_or(|n| distance < n) {
+                nearest = Some(distance);
+                // Nothing is nearer than inside an envelope (the sign of a zero does not matter to
+                // the callers, which take it as "explained").
+                if distance <= 0.0 {
+                    break;
+                }
+            }
+        }
+        nearest
     }
 
     pub(crate) fn learn(&mut self, epoch_secs: i64, value: f64) {

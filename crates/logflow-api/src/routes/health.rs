@@ -1,8 +1,10 @@
 //! `GET /health`: overall status and each component's own state.
 //!
 //! `services` keeps the spec's flat shape (`{"storage": "healthy", ...}`); `components` adds the
-//! details behind each state. Overall: `unhealthy` (HTTP 503) when storage is down, `degraded` when
-//! a component is impaired but logs are still accepted and searchable, else `healthy`.
+//! details behind each state: `storage` (log index), `queue` (WAL and indexer), `database`
+//! (metadata: users, rules, alerts) and `cache` (cache and rate limits, in-process or Redis).
+//! Overall: `unhealthy` (HTTP 503) when storage or the database is down, `degraded` when a component
+//! is impaired but logs are still accepted and searchable, else `healthy`.
 
 use crate::AppState;
 use axum::extract::State;
@@ -66,6 +68,34 @@ pub async fn health(State(st): State<AppState>) -> impl IntoResponse {
         json!({"status": queue, "engine": "wal", "pending_bytes": p.pending_bytes,
                "max_pending_bytes": p.max_pending_bytes, "committed_lsn": p.committed_lsn,
                "wal_segments": p.wal.segments, "indexer_healthy": p.indexer_healthy}),
+    );
+
+    let database = match tokio::time::timeout(std::time::Duration::from_secs(2), st.meta.health()).await {
+        Ok(Ok(())) => "healthy",
+        Ok(Err(e)) => {
+            components.insert("database_error".into(), json!(e.to_string()));
+            "unhealthy"
+        }
+        Err(_) => {
+            components.insert("database_error".into(), json!("health check timed out after 2 s"));
+            "unhealthy"
+        }
+    };
+    let pool = st.meta.pool_stats();
+    services.insert("database", database);
+    components.insert(
+        "database".into(),
+        json!({"status": database, "engine": st.meta.backend(), "connections": pool.size, "idle": pool.idle}),
+    );
+
+    // Shared cache and rate limits: in-process is always healthy; Redis that is configured but
+    // unreachable is `degraded` (requests are still served, with in-process limits and no cache).
+    let (limiter, cache_health) = (st.limiter.health(), st.cache.health());
+    let cache = if limiter.is_healthy() && cache_health.is_healthy() { "healthy" } else { "degraded" };
+    services.insert("cache", cache);
+    components.insert(
+        "cache".into(),
+        json!({"status": cache, "engine": st.cache.backend(), "detail": cache_health.detail.or(limiter.detail)}),
     );
 
     let status = if services.values().any(|s| *s == "unhealthy") {

@@ -137,18 +137,18 @@ fn body_format(headers: &HeaderMap) -> ApiResult<BodyFormat> {
 /// Parsed query string of the search endpoints. `service` and `level` may repeat or be
 /// comma-separated.
 #[derive(Debug, Default)]
-struct SearchParams {
-    query: Option<String>,
-    services: Vec<String>,
-    levels: Vec<Level>,
-    start_time: Option<String>,
-    end_time: Option<String>,
-    since: Option<String>,
-    limit: Option<usize>,
-    cursor: Option<String>,
+pub(crate) struct SearchParams {
+    pub query: Option<String>,
+    pub services: Vec<String>,
+    pub levels: Vec<Level>,
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    pub since: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
 }
 
-fn parse_params(raw: Option<String>) -> ApiResult<SearchParams> {
+pub(crate) fn parse_params(raw: Option<String>) -> ApiResult<SearchParams> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::BadRequest(format!("malformed query string: {e}")))?;
     let mut p = SearchParams::default();
@@ -186,14 +186,19 @@ fn split_list(v: &str) -> impl Iterator<Item = &str> {
     v.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn build_request(p: SearchParams) -> ApiResult<SearchRequest> {
-    let query = match p.query.as_deref() {
+/// The parsed `query` parameter (`Query::All` when absent); a 400 names the problem and position.
+pub(crate) fn parse_query(q: Option<&str>) -> ApiResult<Query> {
+    match q {
         Some(q) => query::parse(q).map_err(|e| ApiError::BadRequestWithDetail {
             message: format!("invalid query: {e}"),
             detail: serde_json::json!({ "position": e.position, "query": q }),
-        })?,
-        None => Query::All,
-    };
+        }),
+        None => Ok(Query::All),
+    }
+}
+
+fn build_request(p: SearchParams) -> ApiResult<SearchRequest> {
+    let query = parse_query(p.query.as_deref())?;
     let range = TimeRange::from_params(p.start_time.as_deref(), p.end_time.as_deref(), p.since.as_deref(), Utc::now())
         .map_err(ApiError::BadRequest)?;
     let after = p.cursor.as_deref().map(Cursor::decode).transpose().map_err(ApiError::BadRequest)?;

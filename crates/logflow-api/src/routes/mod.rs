@@ -1,8 +1,13 @@
 //! One module per API resource, each exposing `router()`.
 
+pub mod analytics;
+pub mod anomaly;
+pub mod auth;
+pub mod cache;
 pub mod correlation;
 pub mod health;
 pub mod logs;
+pub mod ratelimits;
 pub mod trace;
 
 use crate::error::ApiError;

@@ -1,6 +1,7 @@
 //! `/api/v1/trace`: the trace context of the current request, and custom trace events logged
 //! under the request's ids.
 
+use crate::auth::AdminUser;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::request_id::RequestContext;
 use crate::AppState;
@@ -20,7 +21,66 @@ use utoipa::ToSchema;
 pub const TRACE_EVENT_SERVICE: &str = "logflow";
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/trace/context", get(context)).route("/api/v1/trace/log", post(log_event))
+    Router::new()
+        .route("/api/v1/trace/context", get(context))
+        .route("/api/v1/trace/debug", get(debug))
+        .route("/api/v1/trace/log", post(log_event))
+}
+
+/// Headers whose values never appear in debug output.
+const REDACTED_HEADERS: &[&str] = &["authorization", "cookie", "set-cookie", "proxy-authorization", "x-api-key"];
+
+/// What the server saw of a request, for debugging proxies and clients.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TraceDebug {
+    pub request_id: String,
+    pub correlation_id: String,
+    pub method: String,
+    /// Path and query as received.
+    pub uri: String,
+    /// HTTP version, e.g. `HTTP/1.1`.
+    pub version: String,
+    /// Address of the TCP peer (a proxy, when there is one).
+    pub peer_addr: Option<String>,
+    /// Request headers; credentials (`Authorization`, `Cookie`, ...) read `[REDACTED]`.
+    #[schema(value_type = Object)]
+    pub headers: std::collections::BTreeMap<String, Vec<String>>,
+    /// The authenticated admin making the request.
+    pub user: String,
+    pub timestamp: String,
+}
+
+/// Debug request information (admin).
+///
+/// Echoes the request as the server received it, with credential headers redacted.
+#[utoipa::path(get, path = "/api/v1/trace/debug", tag = "trace", security(("bearer" = [])),
+    responses(
+        (status = 200, body = TraceDebug),
+        (status = 401, description = "Missing, expired or invalid token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+    ))]
+pub async fn debug(ctx: RequestContext, AdminUser(admin): AdminUser, req: axum::extract::Request) -> Json<TraceDebug> {
+    let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
+    let mut out: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    for (name, value) in req.headers() {
+        let shown = if REDACTED_HEADERS.contains(&name.as_str()) {
+            "[REDACTED]".to_string()
+        } else {
+            String::from_utf8_lossy(value.as_bytes()).into_owned()
+        };
+        out.entry(name.as_str().to_string()).or_default().push(shown);
+    }
+    Json(TraceDebug {
+        request_id: ctx.request_id,
+        correlation_id: ctx.correlation_id,
+        method: req.method().to_string(),
+        uri: req.uri().to_string(),
+        version: format!("{:?}", req.version()),
+        peer_addr: peer.map(|p| p.to_string()),
+        headers: out,
+        user: admin.username,
+        timestamp: format_timestamp(&chrono::Utc::now()),
+    })
 }
 
 /// The ids of a request, as also sent in its `X-Request-ID` and `X-Correlation-ID` headers.

@@ -32,7 +32,13 @@ pub fn logflow_cmd() -> Command {
     let mut cmd = Command::new(BIN);
     for (k, _) in std::env::vars_os() {
         let k = k.to_string_lossy().to_string();
-        if k.starts_with("LOGFLOW_") || matches!(k.as_str(), "RUST_LOG" | "ENVIRONMENT" | "LOG_LEVEL") {
+        let spec_names = ["SECRET_KEY", "ACCESS_TOKEN_EXPIRE_MINUTES", "DATABASE_URL", "REDIS_URL"];
+        if k.starts_with("LOGFLOW_")
+            || k.starts_with("POSTGRES_")
+            || k.starts_with("REDIS_")
+            || spec_names.contains(&k.as_str())
+            || matches!(k.as_str(), "RUST_LOG" | "ENVIRONMENT" | "LOG_LEVEL")
+        {
             cmd.env_remove(k);
         }
     }
@@ -55,7 +61,8 @@ fn next_log_path(root: &Path) -> PathBuf {
 
 impl Server {
     /// Start `logflow serve --listen 127.0.0.1:0 --data-dir ROOT/data` with the test defaults
-    /// (commit interval 200 ms) overridden by `envs`, and wait for its "listening" line.
+    /// (commit interval 200 ms; rate limits off, since every test client shares 127.0.0.1)
+    /// overridden by `envs`, and wait for its "listening" line.
     pub fn start(root: &Path, envs: &[(&str, &str)]) -> Server {
         match Server::try_start(root, envs) {
             Ok(s) => s,
@@ -90,6 +97,7 @@ impl Server {
             .env("LOGFLOW_INGEST_COMMIT_INTERVAL_MS", COMMIT_MS)
             .env("LOGFLOW_LOG_LEVEL", "info")
             .env("LOGFLOW_INDEX_WRITER_HEAP_MB", "32")
+            .env("LOGFLOW_RATE_LIMIT_ENABLED", "false")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr));
@@ -385,4 +393,45 @@ pub fn get_with_headers(base: &str, path_and_query: &str, headers: &[(&str, &str
         req = req.header(*k, *v);
     }
     Resp::read(req.send().expect("GET"))
+}
+
+// ----- auth -----
+
+/// Any request: `method` to `base + path`, with an optional bearer token and JSON body.
+pub fn call(method: &str, base: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Resp {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("HTTP method");
+    let mut req = client().request(method, format!("{base}{path}"));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    Resp::read(req.send().expect("HTTP request"))
+}
+
+/// Log in with the OAuth2 password form (as the spec's curl does); returns the response.
+pub fn login(base: &str, username: &str, password: &str) -> Resp {
+    let body = enc(&[("username", username), ("password", password)]);
+    let req = client()
+        .post(format!("{base}/api/v1/auth/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body);
+    Resp::read(req.send().expect("POST /api/v1/auth/login"))
+}
+
+/// Log in and return the access token (panics on failure).
+pub fn token(base: &str, username: &str, password: &str) -> String {
+    let r = login(base, username, password);
+    assert_eq!(r.status, 200, "login as {username} failed: {}", r.text);
+    r.json["access_token"].as_str().expect("access_token").to_string()
+}
+
+/// Register a user (password `secure123`, the spec's example) and return its token.
+pub fn register_user(base: &str, username: &str) -> String {
+    let body = serde_json::json!({"username": username, "email": format!("{username}@example.com"),
+        "password": "secure123", "full_name": format!("{username} tester")});
+    let r = call("POST", base, "/api/v1/auth/register", None, Some(&body));
+    assert_eq!(r.status, 201, "register {username}: {}", r.text);
+    token(base, username, "secure123")
 }
