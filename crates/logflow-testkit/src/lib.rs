@@ -162,7 +162,8 @@ class Sink:
         return "250 Message accepted for delivery"
 
 def authenticator(server, session, envelope, mechanism, data):
-    return AuthResult(success=(data.login == login and data.password == password))
+    # handled=False: aiosmtpd then answers a refusal with 535 itself.
+    return AuthResult(success=(data.login == login and data.password == password), handled=False)
 
 def smtp():
     if login is None:
@@ -215,9 +216,39 @@ impl ReceivedMail {
         value
     }
 
-    /// Everything after the headers.
+    /// Everything after the headers, as sent.
     pub fn body(&self) -> &str {
         self.data.split_once("\r\n\r\n").map_or("", |(_, body)| body)
+    }
+
+    /// The body with a `quoted-printable` transfer encoding undone (other encodings as sent),
+    /// with `\n` line ends: the text the recipient reads.
+    pub fn text(&self) -> String {
+        let body = self.body();
+        let quoted = self
+            .header("Content-Transfer-Encoding")
+            .is_some_and(|encoding| encoding.eq_ignore_ascii_case("quoted-printable"));
+        if !quoted {
+            return body.replace("\r\n", "\n");
+        }
+        let joined = body.replace("=\r\n", "");
+        let bytes = joined.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = bytes.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+            match (bytes[i], hex) {
+                (b'=', Some(byte)) => {
+                    out.push(byte);
+                    i += 3;
+                }
+                (byte, _) => {
+                    out.push(byte);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).replace("\r\n", "\n")
     }
 }
 
