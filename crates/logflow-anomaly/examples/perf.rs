@@ -1,6 +1,7 @@
 //! Timing harness for the streaming detector and batch `detect` (mirrors `logflow anomaly bench`),
 //! also writing every score and report to a file so optimisations can be checked for identical
-//! output: `cargo run --release -p logflow-anomaly --example perf -- /tmp/out.txt`.
+//! output: `cargo run --release -p logflow-anomaly --example perf -- /tmp/out.txt` (with
+//! `BATCH_ONLY=1`, only the batch part runs, e.g. under `perf record`).
 
 use std::io::Write;
 use std::time::Instant;
@@ -27,7 +28,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::env::args().nth(1).unwrap_or_else(|| "/dev/null".into());
     let mut out = std::io::BufWriter::new(std::fs::File::create(out)?);
     let start = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
-    let points = synthetic(2_000_000, 0.0, start);
+    let stream_points = if std::env::var_os("BATCH_ONLY").is_some() { 0 } else { 2_000_000 };
+    let points = synthetic(stream_points, 0.0, start);
     let mut detector = StreamingDetector::new(StreamConfig::default());
     let t = Instant::now();
     let scores: Vec<f64> = points.iter().map(|p| detector.update(p.timestamp, p.value).score).collect();
@@ -43,9 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t = Instant::now();
         for (service, points) in &series {
             for metric in ["log_volume", "error_rate"] {
-                let mut o = DetectOptions::new(metric).with_service(service);
-                o.trees = std::env::var("TREES").map_or(100, |t| t.parse().unwrap());
-                let report = detect(points, &o);
+                let report = detect(points, &DetectOptions::new(metric).with_service(service));
                 if run == 0 {
                     writeln!(out, "{report:?}")?;
                 }

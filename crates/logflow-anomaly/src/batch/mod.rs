@@ -122,9 +122,14 @@ fn isolation_detect(values: &[f64], trailing: &[Option<(f64, f64)>], options: &D
             [value, change, value - mean, std]
         })
         .collect();
-    let forest =
-        IsolationForest::fit_flat(&features, values.len(), DIMENSIONS, options.trees, DEFAULT_SAMPLE_SIZE, options.seed);
-    let scores = forest.score_flat(&features, values.len());
+    let scores = IsolationForest::fit_and_score_flat(
+        &features,
+        values.len(),
+        DIMENSIONS,
+        options.trees,
+        DEFAULT_SAMPLE_SIZE,
+        options.seed,
+    );
 
     let allowed = (options.contamination.clamp(0.0, 0.5) * values.len() as f64).floor() as usize;
     let mut order: Vec<usize> = (0..values.len()).collect();
