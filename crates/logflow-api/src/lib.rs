@@ -147,6 +147,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::health::router())
         .merge(routes::auth::router())
         .merge(routes::ratelimits::router())
+        .merge(routes::alerts::router())
         .merge(routes::analytics::router())
         .merge(routes::anomaly::router())
         .merge(routes::cache::router())

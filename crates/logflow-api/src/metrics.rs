@@ -559,6 +559,17 @@ impl RateMeter {
     }
 }
 
+/// `alerts_checked_total` and `alerts_triggered_total{rule_name}` from the alert engine.
+impl logflow_alert::EngineObserver for Metrics {
+    fn checked(&self, n: u64) {
+        self.alerts_checked(n);
+    }
+
+    fn triggered(&self, rule_name: &str) {
+        self.alert_triggered(rule_name);
+    }
+}
+
 /// Counts every metadata store operation in `database_queries_total{operation}`.
 impl logflow_meta::QueryObserver for Metrics {
     fn query(&self, operation: &'static str) {

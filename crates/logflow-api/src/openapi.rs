@@ -2,7 +2,7 @@
 //! at `/docs`, the JSON at `/openapi.json`.
 
 use crate::metrics;
-use crate::routes::{analytics, anomaly, auth, cache, correlation, health, logs, ratelimits, trace};
+use crate::routes::{alerts, analytics, anomaly, auth, cache, correlation, health, logs, ratelimits, trace};
 use crate::AppState;
 use axum::Router;
 use utoipa::OpenApi;
@@ -15,7 +15,8 @@ use utoipa_swagger_ui::SwaggerUi;
         trace::log_event, correlation::trace, metrics::metrics, auth::register, auth::login, auth::me, auth::update_me,
         auth::list_users, ratelimits::status, ratelimits::reset, ratelimits::reset_all, analytics::overview,
         analytics::service, analytics::system, analytics::timeseries, cache::stats, cache::clear, anomaly::log_volume,
-        anomaly::error_rate, anomaly::report),
+        anomaly::error_rate, anomaly::report, alerts::create_rule, alerts::list_rules, alerts::get_rule,
+        alerts::update_rule, alerts::delete_rule, alerts::list_triggered, alerts::acknowledge, alerts::resolve),
     components(schemas(
         logs::IngestResponse, logs::SearchResponse, logs::LogResponse, health::HealthResponse, trace::TraceContext,
         trace::TraceEventRequest, trace::TraceEventResponse, correlation::CorrelationTrace, correlation::ServiceBreakdown,
@@ -26,7 +27,7 @@ use utoipa_swagger_ui::SwaggerUi;
         analytics::ServiceSummary, analytics::ErrorGroup, analytics::PartitionInfo, analytics::TimeSeries,
         analytics::Bucket, cache::CacheStatsResponse, cache::ClearResponse, anomaly::ReportResponse,
         anomaly::SeriesSkipped, logflow_anomaly::Anomaly, logflow_anomaly::Severity, logflow_anomaly::AnomalyType,
-        logflow_anomaly::Method
+        logflow_anomaly::Method, alerts::CreateRuleRequest
     )),
     modifiers(&BearerAuth),
     tags(
@@ -39,6 +40,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "metrics", description = "Analytics over stored logs and the pipeline (cached)"),
         (name = "cache", description = "Analytics cache statistics and clearing"),
         (name = "anomaly", description = "Anomalies in log volume and error rate"),
+        (name = "alerts", description = "Alert rules and triggered alerts"),
     )
 )]
 pub struct ApiDoc;

@@ -34,6 +34,66 @@ pub struct Config {
     pub redis: RedisConfig,
     pub rate_limit: RateLimitConfig,
     pub cache: CacheConfig,
+    pub alerting: AlertingConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertingConfig {
+    /// Run the alert engine in this process.
+    pub enabled: bool,
+    /// Seconds between two evaluations of every active rule.
+    pub check_interval_secs: u64,
+    /// Least minutes between two alerts of a rule that sets no cooldown of its own.
+    pub default_cooldown_minutes: u64,
+    /// The server's address as users reach it, for the search links in notifications.
+    pub public_url: String,
+    /// Delivery attempts of a notification (with exponential backoff from 1 s).
+    pub notify_attempts: u32,
+    /// Seconds one delivery attempt may take.
+    pub notify_timeout_secs: u64,
+    pub smtp: SmtpSettings,
+}
+
+/// The SMTP relay of email rules; unused while `host` is empty.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    /// 0: the default of the TLS mode (25, 587 or 465).
+    pub port: u16,
+    /// none, starttls or tls.
+    pub tls: String,
+    pub username: String,
+    pub password: String,
+    pub from: String,
+}
+
+impl Default for AlertingConfig {
+    fn default() -> Self {
+        AlertingConfig {
+            enabled: true,
+            check_interval_secs: 60,
+            default_cooldown_minutes: 5,
+            public_url: "http://localhost:8000".into(),
+            notify_attempts: 3,
+            notify_timeout_secs: 10,
+            smtp: SmtpSettings::default(),
+        }
+    }
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        SmtpSettings {
+            host: String::new(),
+            port: 0,
+            tls: "starttls".into(),
+            username: String::new(),
+            password: String::new(),
+            from: "LogFlow <logflow@localhost>".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -143,6 +203,7 @@ impl Default for Config {
             redis: RedisConfig::default(),
             rate_limit: RateLimitConfig::default(),
             cache: CacheConfig::default(),
+            alerting: AlertingConfig::default(),
         }
     }
 }
@@ -305,6 +366,28 @@ impl Config {
         num!("LOGFLOW_CACHE_TIMESERIES_TTL_SECS", self.cache.timeseries_ttl_secs);
         num!("LOGFLOW_CACHE_MAX_MEMORY_MB", self.cache.max_memory_mb);
 
+        let a = &mut self.alerting;
+        num!("LOGFLOW_ALERTING_ENABLED", a.enabled);
+        num!("LOGFLOW_ALERTING_CHECK_INTERVAL_SECS", a.check_interval_secs);
+        num!("LOGFLOW_ALERTING_DEFAULT_COOLDOWN_MINUTES", a.default_cooldown_minutes);
+        num!("LOGFLOW_ALERTING_NOTIFY_ATTEMPTS", a.notify_attempts);
+        num!("LOGFLOW_ALERTING_NOTIFY_TIMEOUT_SECS", a.notify_timeout_secs);
+        if let Some(v) = env("LOGFLOW_ALERTING_PUBLIC_URL") {
+            a.public_url = v;
+        }
+        num!("LOGFLOW_SMTP_PORT", a.smtp.port);
+        for (key, field) in [
+            ("LOGFLOW_SMTP_HOST", &mut a.smtp.host),
+            ("LOGFLOW_SMTP_TLS", &mut a.smtp.tls),
+            ("LOGFLOW_SMTP_USERNAME", &mut a.smtp.username),
+            ("LOGFLOW_SMTP_PASSWORD", &mut a.smtp.password),
+            ("LOGFLOW_SMTP_FROM", &mut a.smtp.from),
+        ] {
+            if let Some(v) = env(key) {
+                *field = v;
+            }
+        }
+
         num!("LOGFLOW_RATE_LIMIT_ENABLED", self.rate_limit.enabled);
         if let Some(v) = env("LOGFLOW_RATE_LIMIT_TRUSTED_PROXIES") {
             self.rate_limit.trusted_proxies =
@@ -361,6 +444,38 @@ impl Config {
         }
     }
 
+    /// The alert engine's settings.
+    pub fn engine_config(&self) -> anyhow::Result<logflow_alert::EngineConfig> {
+        let a = &self.alerting;
+        let smtp = if a.smtp.host.is_empty() {
+            None
+        } else {
+            let tls = match a.smtp.tls.as_str() {
+                "none" => logflow_alert::SmtpTls::None,
+                "starttls" => logflow_alert::SmtpTls::Starttls,
+                "tls" => logflow_alert::SmtpTls::Tls,
+                other => bail!("alerting.smtp.tls must be none, starttls or tls, not '{other}'"),
+            };
+            let opt = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
+            Some(logflow_alert::SmtpConfig {
+                host: a.smtp.host.clone(),
+                port: (a.smtp.port != 0).then_some(a.smtp.port),
+                tls,
+                username: opt(&a.smtp.username),
+                password: opt(&a.smtp.password),
+                from: a.smtp.from.clone(),
+            })
+        };
+        Ok(logflow_alert::EngineConfig {
+            check_interval: std::time::Duration::from_secs(a.check_interval_secs),
+            default_cooldown: std::time::Duration::from_secs(a.default_cooldown_minutes * 60),
+            public_url: a.public_url.clone(),
+            smtp,
+            retry: logflow_alert::RetryPolicy { max_attempts: a.notify_attempts.max(1), ..Default::default() },
+            notify_timeout: std::time::Duration::from_secs(a.notify_timeout_secs),
+        })
+    }
+
     pub fn is_production(&self) -> bool {
         self.environment == "production"
     }
@@ -410,6 +525,10 @@ impl Config {
             bail!("redis.url (REDIS_URL) must be empty (in-process) or redis://host:port/db");
         }
         self.rate_limit_settings()?;
+        if self.alerting.check_interval_secs == 0 {
+            bail!("alerting.check_interval_secs must be at least 1");
+        }
+        self.engine_config()?;
         Ok(())
     }
 

@@ -104,6 +104,19 @@ async fn serve(cfg: Config, demo: bool, demo_rate: f64) -> anyhow::Result<()> {
     let api = ApiConfig { max_body_bytes: cfg.ingest.max_body_bytes, limits: limits.clone() };
     let state = AppState::new(pipeline.clone(), api, services);
     let samplers = state.spawn_samplers();
+    let (engine_stop, engine_task) = if cfg.alerting.enabled {
+        let engine = logflow_alert::Engine::new(
+            state.meta.clone(),
+            state.store.clone(),
+            cfg.engine_config()?,
+            Some(state.metrics.clone() as Arc<dyn logflow_alert::EngineObserver>),
+        )?;
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tracing::info!(every_secs = cfg.alerting.check_interval_secs, "alert engine started");
+        (Some(tx), Some(Arc::new(engine).spawn(rx)))
+    } else {
+        (None, None)
+    };
     let app = logflow_api::router(state.clone());
 
     let listener =
@@ -119,6 +132,11 @@ async fn serve(cfg: Config, demo: bool, demo_rate: f64) -> anyhow::Result<()> {
         .await?;
     tracing::info!("shutting down: draining ingest");
     samplers.abort();
+    if let (Some(stop), Some(task)) = (engine_stop, engine_task) {
+        let _ = stop.send(true);
+        // In-flight notifications get a few seconds; the alerts themselves are already recorded.
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+    }
     if let Some(t) = demo_task {
         t.abort();
     }

@@ -1,5 +1,6 @@
 //! One module per API resource, each exposing `router()`.
 
+pub mod alerts;
 pub mod analytics;
 pub mod anomaly;
 pub mod auth;
