@@ -91,6 +91,22 @@ struct SearchFigures {
     mean_ms: f64,
 }
 
+impl SearchFigures {
+    /// Percentiles and mean of `times` (milliseconds, at least one).
+    fn of(name: &'static str, url: String, hits_total: u64, mut times: Vec<f64>) -> SearchFigures {
+        times.sort_by(|a, b| a.total_cmp(b));
+        let pct = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+        SearchFigures {
+            name,
+            url,
+            hits_total,
+            p50_ms: pct(0.5),
+            p99_ms: pct(0.99),
+            mean_ms: times.iter().sum::<f64>() / times.len() as f64,
+        }
+    }
+}
+
 struct Server {
     child: Child,
     url: String,
@@ -326,16 +342,7 @@ async fn searches(args: &BenchArgs, client: &reqwest::Client, url: &str) -> anyh
             }
             total = v["total"].as_u64().unwrap_or(0);
         }
-        times.sort_by(|a, b| a.total_cmp(b));
-        let pct = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
-        out.push(SearchFigures {
-            name,
-            url: format!("/api/v1/logs/search?{q}"),
-            hits_total: total,
-            p50_ms: pct(0.5),
-            p99_ms: pct(0.99),
-            mean_ms: times.iter().sum::<f64>() / times.len() as f64,
-        });
+        out.push(SearchFigures::of(name, format!("/api/v1/logs/search?{q}"), total, times));
     }
     Ok(out)
 }
@@ -388,16 +395,7 @@ async fn analytics(args: &BenchArgs, client: &reqwest::Client, url: &str) -> any
             }
             total = v["total_logs"].as_u64().or_else(|| v["total"].as_u64()).unwrap_or(0);
         }
-        times.sort_by(|a, b| a.total_cmp(b));
-        let pct = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
-        out.push(SearchFigures {
-            name,
-            url: path(0),
-            hits_total: total,
-            p50_ms: pct(0.5),
-            p99_ms: pct(0.99),
-            mean_ms: times.iter().sum::<f64>() / times.len() as f64,
-        });
+        out.push(SearchFigures::of(name, path(0), total, times));
     }
     Ok(out)
 }

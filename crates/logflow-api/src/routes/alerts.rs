@@ -250,10 +250,7 @@ pub async fn acknowledge(
     AuthUser(user): AuthUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<TriggeredAlert>> {
-    match st.meta.acknowledge(id, user.id, chrono::Utc::now()).await {
-        Err(logflow_meta::MetaError::NotFound) => Err(ApiError::NotFound(format!("no triggered alert {id}"))),
-        other => Ok(Json(other?)),
-    }
+    found(id, st.meta.acknowledge(id, user.id, chrono::Utc::now()).await)
 }
 
 /// Resolve a triggered alert.
@@ -272,7 +269,12 @@ pub async fn resolve(
     AuthUser(user): AuthUser,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<TriggeredAlert>> {
-    match st.meta.resolve(id, user.id, chrono::Utc::now()).await {
+    found(id, st.meta.resolve(id, user.id, chrono::Utc::now()).await)
+}
+
+/// A transition's result, with "no such alert" as a 404 naming it (409s come from `MetaError`).
+fn found(id: i64, r: logflow_meta::Result<TriggeredAlert>) -> ApiResult<Json<TriggeredAlert>> {
+    match r {
         Err(logflow_meta::MetaError::NotFound) => Err(ApiError::NotFound(format!("no triggered alert {id}"))),
         other => Ok(Json(other?)),
     }
