@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{AlertRule, ConfigEntry, MetaError, TriggeredAlert, User};
+use crate::{AlertRule, ConfigEntry, MetaError, SavedSearch, TriggeredAlert, User};
 
 /// Every row of the metadata store, ids included.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,6 +20,9 @@ pub struct MetaDump {
     pub alert_rules: Vec<AlertRule>,
     pub triggered_alerts: Vec<TriggeredAlert>,
     pub system_config: Vec<ConfigEntry>,
+    /// Absent from dumps written before saved searches existed, which read as having none.
+    #[serde(default)]
+    pub saved_searches: Vec<SavedSearch>,
 }
 
 impl MetaDump {
@@ -39,6 +42,7 @@ impl MetaDump {
             alert_rules: Vec::new(),
             triggered_alerts: Vec::new(),
             system_config: Vec::new(),
+            saved_searches: Vec::new(),
         }
     }
 

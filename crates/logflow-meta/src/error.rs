@@ -66,3 +66,15 @@ pub(crate) fn user_conflict(e: sqlx::Error) -> MetaError {
         MetaError::Conflict("username already exists".into())
     }
 }
+
+/// Turns a unique violation on `saved_searches` (the user already has a search named `name`) into
+/// the conflict the API reports; other errors pass (an unknown user is a foreign key violation).
+pub(crate) fn saved_search_conflict(name: &str) -> impl FnOnce(sqlx::Error) -> MetaError + '_ {
+    move |e| {
+        if e.as_database_error().is_some_and(|db| db.is_unique_violation()) {
+            MetaError::Conflict(format!("a saved search named '{name}' already exists"))
+        } else {
+            e.into()
+        }
+    }
+}

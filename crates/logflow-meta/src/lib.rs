@@ -1,6 +1,7 @@
 //! # logflow-meta
 //!
-//! LogFlow's metadata: users, alert rules, the history of triggered alerts and system settings.
+//! LogFlow's metadata: users and their saved searches, alert rules, the history of triggered alerts
+//! and system settings.
 //! [`MetaStore`] is the engine-facing trait; [`open`] picks the implementation from the URL:
 //!
 //! * `sqlite:///abs/path/meta.db` or `sqlite://relative.db`: the embedded default, a file in the
@@ -45,8 +46,8 @@ use serde_json::Value;
 pub use dump::MetaDump;
 pub use error::MetaError;
 pub use model::{
-    alert_status, notification_status, AlertRule, AlertRulePatch, ConfigEntry, NewAlertRule, NewTriggeredAlert,
-    NewUser, RuleFilter, TriggeredAlert, TriggeredFilter, User, UserUpdate,
+    alert_status, notification_status, AlertRule, AlertRulePatch, ConfigEntry, NewAlertRule, NewSavedSearch,
+    NewTriggeredAlert, NewUser, RuleFilter, SavedSearch, TriggeredAlert, TriggeredFilter, User, UserUpdate,
 };
 
 /// The crate's result type.
@@ -144,9 +145,19 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn update_user(&self, id: i64, update: UserUpdate) -> Result<User>;
     /// Records a successful login; [`MetaError::NotFound`] if the user is gone.
     async fn set_last_login(&self, id: i64, at: DateTime<Utc>) -> Result<()>;
-    /// Deletes the user; rules and alerts keep their rows with the user reference cleared.
-    /// Returns whether the user existed.
+    /// Deletes the user and their saved searches; rules and alerts keep their rows with the user
+    /// reference cleared. Returns whether the user existed.
     async fn delete_user(&self, id: i64) -> Result<bool>;
+
+    /// Saves a search for `s.user_id`. [`MetaError::Conflict`] with "a saved search named '<name>'
+    /// already exists" when the user has one of that name (other users' names do not count);
+    /// [`MetaError::Invalid`] if the user does not exist.
+    async fn create_saved_search(&self, s: NewSavedSearch) -> Result<SavedSearch>;
+    /// The user's saved searches, by name (byte order on both backends).
+    async fn list_saved_searches(&self, user_id: i64) -> Result<Vec<SavedSearch>>;
+    /// Deletes the saved search `id` if it belongs to `user_id`. Returns whether it did: false when
+    /// there is no such search, or it is another user's (which stays).
+    async fn delete_saved_search(&self, id: i64, user_id: i64) -> Result<bool>;
 
     /// Creates a rule as given (the API validates it first).
     async fn create_rule(&self, rule: NewAlertRule) -> Result<AlertRule>;

@@ -83,6 +83,27 @@ impl UserUpdate {
     }
 }
 
+/// A user's named log search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct SavedSearch {
+    pub id: i64,
+    /// The owner; the search is deleted with this user.
+    pub user_id: i64,
+    /// Unique among the user's searches.
+    pub name: String,
+    /// The search parameters as the API stores them (the store does not interpret them).
+    pub params: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A saved search to create.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewSavedSearch {
+    pub user_id: i64,
+    pub name: String,
+    pub params: String,
+}
+
 /// An alert rule with its evaluation bookkeeping.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct AlertRule {

@@ -17,12 +17,12 @@ use sqlx::types::Json;
 use sqlx::{FromRow, Postgres};
 
 use crate::dump::{self, MetaDump};
-use crate::error::user_conflict;
+use crate::error::{saved_search_conflict, user_conflict};
 use crate::model::Transition;
 use crate::{
     claim_cutoff, migrations, redact, AlertRule, AlertRulePatch, ConfigEntry, MetaError, MetaStore, MigrationInfo,
-    NewAlertRule, NewTriggeredAlert, NewUser, Observer, OpenOptions, PoolStats, Result, RuleFilter, TriggeredAlert,
-    TriggeredFilter, User, UserUpdate,
+    NewAlertRule, NewSavedSearch, NewTriggeredAlert, NewUser, Observer, OpenOptions, PoolStats, Result, RuleFilter,
+    SavedSearch, TriggeredAlert, TriggeredFilter, User, UserUpdate,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -194,6 +194,39 @@ impl MetaStore for PgStore {
     async fn delete_user(&self, id: i64) -> Result<bool> {
         self.observer.op("delete_user");
         let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_saved_search(&self, s: NewSavedSearch) -> Result<SavedSearch> {
+        self.observer.op("create_saved_search");
+        sqlx::query_as(
+            "INSERT INTO saved_searches (user_id, name, params, created_at) VALUES ($1, $2, $3, $4) RETURNING *",
+        )
+        .bind(s.user_id)
+        .bind(&s.name)
+        .bind(&s.params)
+        .bind(Utc::now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(saved_search_conflict(&s.name))
+    }
+
+    async fn list_saved_searches(&self, user_id: i64) -> Result<Vec<SavedSearch>> {
+        self.observer.op("list_saved_searches");
+        // Byte order, as SQLite sorts, whatever the database's collation.
+        Ok(sqlx::query_as("SELECT * FROM saved_searches WHERE user_id = $1 ORDER BY name COLLATE \"C\"")
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn delete_saved_search(&self, id: i64, user_id: i64) -> Result<bool> {
+        self.observer.op("delete_saved_search");
+        let done = sqlx::query("DELETE FROM saved_searches WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -434,6 +467,7 @@ impl MetaStore for PgStore {
             sqlx::query_as("SELECT key, value, updated_at FROM system_config ORDER BY key COLLATE \"C\"")
                 .fetch_all(&mut *tx)
                 .await?;
+        dump.saved_searches = sqlx::query_as("SELECT * FROM saved_searches ORDER BY id").fetch_all(&mut *tx).await?;
         tx.commit().await?;
         Ok(dump)
     }
@@ -443,12 +477,13 @@ impl MetaStore for PgStore {
         dump.check_format()?;
         let mut tx = self.pool.begin().await?;
         // Writers wait until the restore is committed, so nothing slips in after the emptiness check.
-        sqlx::query("LOCK TABLE users, alert_rules, triggered_alerts, system_config IN EXCLUSIVE MODE")
+        sqlx::query("LOCK TABLE users, alert_rules, triggered_alerts, system_config, saved_searches IN EXCLUSIVE MODE")
             .execute(&mut *tx)
             .await?;
         let has_rows: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM alert_rules) \
-             OR EXISTS (SELECT 1 FROM triggered_alerts) OR EXISTS (SELECT 1 FROM system_config)",
+             OR EXISTS (SELECT 1 FROM triggered_alerts) OR EXISTS (SELECT 1 FROM system_config) \
+             OR EXISTS (SELECT 1 FROM saved_searches)",
         )
         .fetch_one(&mut *tx)
         .await?;
@@ -529,6 +564,18 @@ impl MetaStore for PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        for s in &dump.saved_searches {
+            sqlx::query(
+                "INSERT INTO saved_searches (id, user_id, name, params, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(s.id)
+            .bind(s.user_id)
+            .bind(&s.name)
+            .bind(&s.params)
+            .bind(s.created_at)
+            .execute(&mut *tx)
+            .await?;
+        }
         // Explicit ids do not advance identities: move each past the largest id restored.
         for sql in [
             "SELECT setval(pg_get_serial_sequence('users', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM users",
@@ -536,6 +583,8 @@ impl MetaStore for PgStore {
              FROM alert_rules",
             "SELECT setval(pg_get_serial_sequence('triggered_alerts', 'id'), COALESCE(MAX(id), 0) + 1, false) \
              FROM triggered_alerts",
+            "SELECT setval(pg_get_serial_sequence('saved_searches', 'id'), COALESCE(MAX(id), 0) + 1, false) \
+             FROM saved_searches",
         ] {
             sqlx::query(sql).execute(&mut *tx).await?;
         }
@@ -545,7 +594,7 @@ impl MetaStore for PgStore {
 
     async fn reset(&self) -> Result<()> {
         self.observer.op("reset");
-        sqlx::query("TRUNCATE triggered_alerts, alert_rules, users, system_config RESTART IDENTITY")
+        sqlx::query("TRUNCATE saved_searches, triggered_alerts, alert_rules, users, system_config RESTART IDENTITY")
             .execute(&self.pool)
             .await?;
         Ok(())

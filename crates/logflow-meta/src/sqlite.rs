@@ -23,12 +23,12 @@ use sqlx::types::Json;
 use sqlx::{FromRow, Sqlite, Transaction};
 
 use crate::dump::{self, MetaDump};
-use crate::error::user_conflict;
+use crate::error::{saved_search_conflict, user_conflict};
 use crate::model::Transition;
 use crate::{
     claim_cutoff, migrations, AlertRule, AlertRulePatch, ConfigEntry, MetaError, MetaStore, MigrationInfo,
-    NewAlertRule, NewTriggeredAlert, NewUser, Observer, OpenOptions, PoolStats, Result, RuleFilter, TriggeredAlert,
-    TriggeredFilter, User, UserUpdate,
+    NewAlertRule, NewSavedSearch, NewTriggeredAlert, NewUser, Observer, OpenOptions, PoolStats, Result, RuleFilter,
+    SavedSearch, TriggeredAlert, TriggeredFilter, User, UserUpdate,
 };
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -228,6 +228,38 @@ impl MetaStore for SqliteStore {
     async fn delete_user(&self, id: i64) -> Result<bool> {
         self.observer.op("delete_user");
         let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_saved_search(&self, s: NewSavedSearch) -> Result<SavedSearch> {
+        self.observer.op("create_saved_search");
+        sqlx::query_as(
+            "INSERT INTO saved_searches (user_id, name, params, created_at) VALUES ($1, $2, $3, $4) RETURNING *",
+        )
+        .bind(s.user_id)
+        .bind(&s.name)
+        .bind(&s.params)
+        .bind(ts(Utc::now()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(saved_search_conflict(&s.name))
+    }
+
+    async fn list_saved_searches(&self, user_id: i64) -> Result<Vec<SavedSearch>> {
+        self.observer.op("list_saved_searches");
+        Ok(sqlx::query_as("SELECT * FROM saved_searches WHERE user_id = $1 ORDER BY name")
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn delete_saved_search(&self, id: i64, user_id: i64) -> Result<bool> {
+        self.observer.op("delete_saved_search");
+        let done = sqlx::query("DELETE FROM saved_searches WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -463,6 +495,7 @@ impl MetaStore for SqliteStore {
             sqlx::query_as("SELECT * FROM triggered_alerts ORDER BY id").fetch_all(&mut *tx).await?;
         dump.system_config =
             sqlx::query_as("SELECT key, value, updated_at FROM system_config ORDER BY key").fetch_all(&mut *tx).await?;
+        dump.saved_searches = sqlx::query_as("SELECT * FROM saved_searches ORDER BY id").fetch_all(&mut *tx).await?;
         tx.commit().await?;
         Ok(dump)
     }
@@ -473,7 +506,8 @@ impl MetaStore for SqliteStore {
         let mut tx = self.write_tx().await?;
         let has_rows: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM users) OR EXISTS (SELECT 1 FROM alert_rules) \
-             OR EXISTS (SELECT 1 FROM triggered_alerts) OR EXISTS (SELECT 1 FROM system_config)",
+             OR EXISTS (SELECT 1 FROM triggered_alerts) OR EXISTS (SELECT 1 FROM system_config) \
+             OR EXISTS (SELECT 1 FROM saved_searches)",
         )
         .fetch_one(&mut *tx)
         .await?;
@@ -554,6 +588,18 @@ impl MetaStore for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        for s in &dump.saved_searches {
+            sqlx::query(
+                "INSERT INTO saved_searches (id, user_id, name, params, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(s.id)
+            .bind(s.user_id)
+            .bind(&s.name)
+            .bind(&s.params)
+            .bind(ts(s.created_at))
+            .execute(&mut *tx)
+            .await?;
+        }
         // AUTOINCREMENT has recorded the largest id of each table, so new rows continue after it.
         tx.commit().await?;
         Ok(())
@@ -563,11 +609,12 @@ impl MetaStore for SqliteStore {
         self.observer.op("reset");
         let mut tx = self.write_tx().await?;
         for sql in [
+            "DELETE FROM saved_searches",
             "DELETE FROM triggered_alerts",
             "DELETE FROM alert_rules",
             "DELETE FROM users",
             "DELETE FROM system_config",
-            "DELETE FROM sqlite_sequence WHERE name IN ('users', 'alert_rules', 'triggered_alerts')",
+            "DELETE FROM sqlite_sequence WHERE name IN ('users', 'alert_rules', 'triggered_alerts', 'saved_searches')",
         ] {
             sqlx::query(sql).execute(&mut *tx).await?;
         }

@@ -11,7 +11,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use logflow_meta::{
     alert_status, notification_status, open, AlertRule, AlertRulePatch, MetaDump, MetaError, MetaStore, NewAlertRule,
-    NewTriggeredAlert, NewUser, OpenOptions, QueryObserver, RuleFilter, TriggeredAlert, TriggeredFilter, UserUpdate,
+    NewSavedSearch, NewTriggeredAlert, NewUser, OpenOptions, QueryObserver, RuleFilter, SavedSearch, TriggeredAlert,
+    TriggeredFilter, UserUpdate,
 };
 use serde_json::json;
 
@@ -47,6 +48,10 @@ conformance! {
     observer_hears_each_operation,
     user_crud,
     user_conflicts,
+    saved_search_crud,
+    saved_searches_are_private_to_their_user,
+    saved_search_names_are_unique_per_user,
+    saved_searches_are_deleted_with_their_user,
     hostile_strings_round_trip,
     rule_crud_and_patch,
     deleting_rules_and_users_keeps_alert_history,
@@ -58,6 +63,7 @@ conformance! {
     list_triggered_filters_and_order,
     config_get_set_overwrite,
     dump_round_trips_into_both_backends,
+    dump_without_saved_searches_still_imports,
     import_refuses_non_empty_store_and_foreign_dumps,
     reset_empties_and_restarts_ids,
 }
@@ -149,6 +155,14 @@ fn new_user(name: &str) -> NewUser {
     }
 }
 
+fn new_search(user_id: i64, name: &str) -> NewSavedSearch {
+    NewSavedSearch {
+        user_id,
+        name: name.to_string(),
+        params: format!(r#"{{"query":"level:ERROR {name}","range":"24h","services":["api"]}}"#),
+    }
+}
+
 fn new_rule(name: &str, created_by: Option<i64>) -> NewAlertRule {
     NewAlertRule {
         name: name.to_string(),
@@ -207,14 +221,14 @@ async fn health_and_pool_stats(db: Db) {
 
 async fn migrations_listed_and_applied_once(db: Db) {
     let listed = db.store.migrations().await.unwrap();
-    assert_eq!(listed.len(), 1, "{listed:?}");
-    assert_eq!((listed[0].version, listed[0].description.as_str(), listed[0].applied), (1, "init", true));
+    let listed: Vec<_> = listed.iter().map(|m| (m.version, m.description.as_str(), m.applied)).collect();
+    assert_eq!(listed, [(1, "init", true), (2, "saved searches", true)]);
     assert_eq!(db.store.migrate().await.unwrap(), 0);
 
     let bare = Db::create_with(db.backend, OpenOptions { run_migrations: false, ..opts() }).await.unwrap();
     assert!(bare.store.migrations().await.unwrap().iter().all(|m| !m.applied));
     assert!(bare.store.count_users().await.is_err(), "no schema without migrations");
-    assert_eq!(bare.store.migrate().await.unwrap(), 1);
+    assert_eq!(bare.store.migrate().await.unwrap(), 2);
     assert!(bare.store.migrations().await.unwrap().iter().all(|m| m.applied));
     assert_eq!(bare.store.count_users().await.unwrap(), 0);
     assert_eq!(bare.store.migrate().await.unwrap(), 0);
@@ -251,9 +265,21 @@ async fn observer_hears_each_operation(db: Db) {
     let rule = store.create_rule(new_rule("r", Some(user.id))).await.unwrap();
     store.claim_rule_check(rule.id, Utc::now(), Duration::from_secs(60)).await.unwrap();
     store.set_config("k", &json!(1)).await.unwrap();
+    let search = store.create_saved_search(new_search(user.id, "s")).await.unwrap();
+    store.list_saved_searches(user.id).await.unwrap();
+    store.delete_saved_search(search.id, user.id).await.unwrap();
     assert_eq!(
         *recorder.0.lock().unwrap(),
-        ["create_user", "user_by_username", "create_rule", "claim_rule_check", "set_config"]
+        [
+            "create_user",
+            "user_by_username",
+            "create_rule",
+            "claim_rule_check",
+            "set_config",
+            "create_saved_search",
+            "list_saved_searches",
+            "delete_saved_search"
+        ]
     );
 }
 
@@ -429,17 +455,136 @@ async fn hostile_strings_round_trip(db: Db) {
 
         s.set_config(&text, &json!(text)).await.unwrap();
         assert_eq!(s.get_config(&text).await.unwrap(), Some(json!(text)));
+
+        let search = s
+            .create_saved_search(NewSavedSearch { user_id: user.id, name: text.clone(), params: text.clone() })
+            .await
+            .unwrap();
+        assert_eq!((search.name.as_str(), search.params.as_str()), (text.as_str(), text.as_str()));
+        assert_eq!(s.list_saved_searches(user.id).await.unwrap(), [search]);
     }
     // Every row is there: no statement was cut short or widened by a string.
     let n = HOSTILE.len();
     assert_eq!(s.count_users().await.unwrap() as usize, n);
     assert_eq!(s.list_rules(RuleFilter::default()).await.unwrap().len(), n);
     assert_eq!(s.list_config().await.unwrap().len(), n);
+    assert_eq!(s.export().await.unwrap().saved_searches.len(), n);
     let all = TriggeredFilter { limit: 1000, ..TriggeredFilter::default() };
     assert_eq!(s.list_triggered(all.clone()).await.unwrap().len(), n);
     let by_status = TriggeredFilter { status: Some("' OR 1=1 --".into()), ..all };
     assert_eq!(s.list_triggered(by_status).await.unwrap(), []);
     assert_eq!(s.user_by_username("' OR '1'='1").await.unwrap(), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Saved searches
+
+fn names(searches: &[SavedSearch]) -> Vec<&str> {
+    searches.iter().map(|s| s.name.as_str()).collect()
+}
+
+async fn saved_search_crud(db: Db) {
+    let s = &db.store;
+    let ada = s.create_user(new_user("ada")).await.unwrap();
+    assert_eq!(s.list_saved_searches(ada.id).await.unwrap(), []);
+
+    let before = Utc::now() - TimeDelta::seconds(1);
+    let errors = s.create_saved_search(new_search(ada.id, "errors")).await.unwrap();
+    assert_eq!((errors.user_id, errors.name.as_str()), (ada.id, "errors"));
+    assert_eq!(errors.params, new_search(ada.id, "errors").params);
+    assert!(errors.created_at > before && errors.created_at <= Utc::now());
+
+    // By name, in byte order on both backends (upper case before lower case).
+    let mut created = vec![errors.clone()];
+    for name in ["b", "Zeta", "a", "Alpha"] {
+        let search = s.create_saved_search(new_search(ada.id, name)).await.unwrap();
+        assert!(search.id > created.last().unwrap().id);
+        created.push(search);
+    }
+    let listed = s.list_saved_searches(ada.id).await.unwrap();
+    assert_eq!(names(&listed), ["Alpha", "Zeta", "a", "b", "errors"]);
+    assert_eq!(listed[4], errors, "listed as created");
+
+    assert!(s.delete_saved_search(errors.id, ada.id).await.unwrap());
+    assert!(!s.delete_saved_search(errors.id, ada.id).await.unwrap());
+    assert!(!s.delete_saved_search(created.last().unwrap().id + 100, ada.id).await.unwrap());
+    assert_eq!(names(&s.list_saved_searches(ada.id).await.unwrap()), ["Alpha", "Zeta", "a", "b"]);
+    // Ids are never reused.
+    let again = s.create_saved_search(new_search(ada.id, "errors")).await.unwrap();
+    assert!(again.id > created.last().unwrap().id, "id {} reused", again.id);
+
+    // A search for a user that does not exist is the caller's mistake, not a server error.
+    let orphan = s.create_saved_search(new_search(ada.id + 100, "x")).await;
+    assert!(matches!(orphan, Err(MetaError::Invalid(_))), "{orphan:?}");
+    assert_eq!(s.list_saved_searches(ada.id + 100).await.unwrap(), []);
+}
+
+async fn saved_searches_are_private_to_their_user(db: Db) {
+    let s = &db.store;
+    let ada = s.create_user(new_user("ada")).await.unwrap();
+    let bob = s.create_user(new_user("bob")).await.unwrap();
+    let mine = s.create_saved_search(new_search(ada.id, "mine")).await.unwrap();
+    let also = s.create_saved_search(new_search(ada.id, "also mine")).await.unwrap();
+    let his = s.create_saved_search(new_search(bob.id, "his")).await.unwrap();
+
+    assert_eq!(s.list_saved_searches(ada.id).await.unwrap(), [also.clone(), mine.clone()]);
+    assert_eq!(s.list_saved_searches(bob.id).await.unwrap(), std::slice::from_ref(&his));
+
+    // Bob cannot delete Ada's search, nor Ada Bob's; the searches stay.
+    assert!(!s.delete_saved_search(mine.id, bob.id).await.unwrap());
+    assert!(!s.delete_saved_search(his.id, ada.id).await.unwrap());
+    assert_eq!(s.list_saved_searches(ada.id).await.unwrap(), [also.clone(), mine.clone()]);
+    assert_eq!(s.list_saved_searches(bob.id).await.unwrap(), std::slice::from_ref(&his));
+
+    assert!(s.delete_saved_search(mine.id, ada.id).await.unwrap());
+    assert_eq!(s.list_saved_searches(ada.id).await.unwrap(), [also]);
+    assert_eq!(s.list_saved_searches(bob.id).await.unwrap(), [his]);
+}
+
+async fn saved_search_names_are_unique_per_user(db: Db) {
+    let s = &db.store;
+    let ada = s.create_user(new_user("ada")).await.unwrap();
+    let bob = s.create_user(new_user("bob")).await.unwrap();
+    let first = s.create_saved_search(new_search(ada.id, "errors")).await.unwrap();
+
+    let again = NewSavedSearch { params: "{}".into(), ..new_search(ada.id, "errors") };
+    match s.create_saved_search(again).await {
+        Err(MetaError::Conflict(msg)) => assert_eq!(msg, "a saved search named 'errors' already exists"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(
+        s.list_saved_searches(ada.id).await.unwrap(),
+        std::slice::from_ref(&first),
+        "the refused write changed nothing"
+    );
+
+    // Names are exact: another case is another name.
+    s.create_saved_search(new_search(ada.id, "Errors")).await.unwrap();
+    // Another user may use the same name.
+    let bobs = s.create_saved_search(new_search(bob.id, "errors")).await.unwrap();
+    assert_eq!((bobs.user_id, bobs.name.as_str()), (bob.id, "errors"));
+    assert_eq!(s.list_saved_searches(bob.id).await.unwrap(), [bobs]);
+
+    // Once deleted, the name is free again.
+    assert!(s.delete_saved_search(first.id, ada.id).await.unwrap());
+    let reused = s.create_saved_search(new_search(ada.id, "errors")).await.unwrap();
+    assert_eq!(names(&s.list_saved_searches(ada.id).await.unwrap()), ["Errors", "errors"]);
+    assert!(reused.id > first.id);
+}
+
+async fn saved_searches_are_deleted_with_their_user(db: Db) {
+    let s = &db.store;
+    let ada = s.create_user(new_user("ada")).await.unwrap();
+    let bob = s.create_user(new_user("bob")).await.unwrap();
+    let gone = s.create_saved_search(new_search(ada.id, "a1")).await.unwrap();
+    s.create_saved_search(new_search(ada.id, "a2")).await.unwrap();
+    let kept = s.create_saved_search(new_search(bob.id, "b1")).await.unwrap();
+
+    assert!(s.delete_user(ada.id).await.unwrap());
+    assert_eq!(s.list_saved_searches(ada.id).await.unwrap(), []);
+    assert_eq!(s.list_saved_searches(bob.id).await.unwrap(), std::slice::from_ref(&kept));
+    assert_eq!(s.export().await.unwrap().saved_searches, [kept]);
+    assert!(!s.delete_saved_search(gone.id, ada.id).await.unwrap());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -844,6 +989,7 @@ async fn populate(s: &Arc<dyn MetaStore>) {
     let bob = s.create_user(NewUser { full_name: None, ..new_user("bob") }).await.unwrap();
     s.set_last_login(ada.id, t("2024-05-01T08:00:00.654321Z")).await.unwrap();
     s.update_user(bob.id, UserUpdate { is_active: Some(false), ..UserUpdate::default() }).await.unwrap();
+    s.create_saved_search(new_search(gone.id, "gone with its user")).await.unwrap();
     s.delete_user(gone.id).await.unwrap();
 
     let anomaly = NewAlertRule {
@@ -872,6 +1018,13 @@ async fn populate(s: &Arc<dyn MetaStore>) {
 
     s.set_config("retention_days", &json!(14)).await.unwrap();
     s.set_config("smtp", &json!({"host": "mail", "port": 25, "tls": false})).await.unwrap();
+
+    // Gaps in the ids here too, and a deleted user's searches went with it.
+    let reconsidered = s.create_saved_search(new_search(ada.id, "reconsidered")).await.unwrap();
+    s.create_saved_search(new_search(ada.id, "errors")).await.unwrap();
+    s.create_saved_search(new_search(bob.id, "errors")).await.unwrap();
+    s.create_saved_search(new_search(bob.id, "slow requests")).await.unwrap();
+    s.delete_saved_search(reconsidered.id, ada.id).await.unwrap();
 }
 
 fn max_id(ids: impl Iterator<Item = i64>) -> i64 {
@@ -886,6 +1039,9 @@ async fn dump_round_trips_into_both_backends(db: Db) {
         (dump.users.len(), dump.alert_rules.len(), dump.triggered_alerts.len(), dump.system_config.len()),
         (2, 2, 4, 2)
     );
+    let searches: Vec<_> = dump.saved_searches.iter().map(|s| (s.user_id, s.name.as_str())).collect();
+    let (ada, bob) = (dump.users[0].id, dump.users[1].id);
+    assert_eq!(searches, [(ada, "errors"), (bob, "errors"), (bob, "slow requests")]);
     // Through the JSON file `logflow db backup` writes.
     let dump: MetaDump = serde_json::from_str(&serde_json::to_string_pretty(&dump).unwrap()).unwrap();
 
@@ -898,6 +1054,7 @@ async fn dump_round_trips_into_both_backends(db: Db) {
         assert_eq!(back.alert_rules, dump.alert_rules, "rules into {backend:?}");
         assert_eq!(back.triggered_alerts, dump.triggered_alerts, "alerts into {backend:?}");
         assert_eq!(back.system_config, dump.system_config, "config into {backend:?}");
+        assert_eq!(back.saved_searches, dump.saved_searches, "saved searches into {backend:?}");
 
         // The restored store keeps working: new rows get ids after the restored ones.
         let t = &target.store;
@@ -907,6 +1064,12 @@ async fn dump_round_trips_into_both_backends(db: Db) {
         assert!(rule.id > max_id(dump.alert_rules.iter().map(|r| r.id)), "{backend:?}");
         let alert = trigger(t, rule.id, Utc::now()).await;
         assert!(alert.id > max_id(dump.triggered_alerts.iter().map(|a| a.id)), "{backend:?}");
+        let search = t.create_saved_search(new_search(user.id, "new")).await.unwrap();
+        assert!(search.id > max_id(dump.saved_searches.iter().map(|s| s.id)), "{backend:?}");
+        // ...the restored names are still taken...
+        let owner = dump.saved_searches[0].user_id;
+        let taken = t.create_saved_search(new_search(owner, &dump.saved_searches[0].name)).await;
+        assert!(matches!(taken, Err(MetaError::Conflict(_))), "{backend:?}: {taken:?}");
         // ...and the restored open alert still blocks its rule.
         let open = dump.triggered_alerts.iter().find(|a| a.is_open() && a.rule_id.is_some()).unwrap();
         assert_eq!(t.record_trigger(new_alert(open.rule_id.unwrap(), Utc::now())).await.unwrap(), None);
@@ -936,8 +1099,33 @@ async fn import_refuses_non_empty_store_and_foreign_dumps(db: Db) {
     assert!(db.store.import(&broken).await.is_err());
     assert_eq!(db.store.count_users().await.unwrap(), 0);
     assert_eq!(db.store.list_config().await.unwrap(), []);
+    // So does one whose saved search names a user it does not hold.
+    let mut dangling = dump.clone();
+    dangling.saved_searches[0].user_id = max_id(dump.users.iter().map(|u| u.id)) + 100;
+    assert!(matches!(db.store.import(&dangling).await, Err(MetaError::Invalid(_))));
+    assert_eq!(db.store.count_users().await.unwrap(), 0);
     db.store.import(&dump).await.unwrap();
     assert_eq!(db.store.count_users().await.unwrap(), 2);
+    assert_eq!(db.store.export().await.unwrap().saved_searches, dump.saved_searches);
+}
+
+/// A backup written before saved searches existed has no `saved_searches` field.
+async fn dump_without_saved_searches_still_imports(db: Db) {
+    let source = Db::create(db.backend).await.unwrap();
+    populate(&source.store).await;
+    let dump = source.store.export().await.unwrap();
+    let mut json = serde_json::to_value(&dump).unwrap();
+    json.as_object_mut().unwrap().remove("saved_searches").expect("dumps carry saved searches");
+    let old: MetaDump = serde_json::from_value(json).unwrap();
+    assert_eq!(old.saved_searches, []);
+
+    db.store.import(&old).await.unwrap();
+    let back = db.store.export().await.unwrap();
+    assert_eq!((&back.users, &back.alert_rules), (&dump.users, &dump.alert_rules));
+    assert_eq!(back.saved_searches, []);
+    let ada = back.users[0].id;
+    let search = db.store.create_saved_search(new_search(ada, "errors")).await.unwrap();
+    assert_eq!(db.store.list_saved_searches(ada).await.unwrap(), [search]);
 }
 
 async fn reset_empties_and_restarts_ids(db: Db) {
@@ -948,16 +1136,19 @@ async fn reset_empties_and_restarts_ids(db: Db) {
     assert_eq!(s.list_rules(RuleFilter::default()).await.unwrap(), []);
     assert_eq!(s.list_triggered(TriggeredFilter::default()).await.unwrap(), []);
     assert_eq!(s.list_config().await.unwrap(), []);
+    assert_eq!(s.export().await.unwrap().saved_searches, []);
     let admin = s.create_user(NewUser { is_admin: true, ..new_user("admin") }).await.unwrap();
     let rule = s.create_rule(new_rule("r", Some(admin.id))).await.unwrap();
     let alert = trigger(s, rule.id, Utc::now()).await;
-    assert_eq!((admin.id, rule.id, alert.id), (1, 1, 1));
+    let search = s.create_saved_search(new_search(admin.id, "errors")).await.unwrap();
+    assert_eq!((admin.id, rule.id, alert.id, search.id), (1, 1, 1, 1));
     // The emptied store accepts a restore.
     let dump = s.export().await.unwrap();
     s.reset().await.unwrap();
     s.import(&dump).await.unwrap();
     let users: HashSet<_> = s.list_users(10, 0).await.unwrap().into_iter().map(|u| u.username).collect();
     assert_eq!(users, HashSet::from(["admin".to_string()]));
+    assert_eq!(s.list_saved_searches(admin.id).await.unwrap(), [search]);
 }
 
 // ---------------------------------------------------------------------------------------------
