@@ -2,7 +2,9 @@
 //! at `/docs`, the JSON at `/openapi.json`.
 
 use crate::metrics;
-use crate::routes::{alerts, analytics, anomaly, auth, cache, correlation, health, logs, ratelimits, trace};
+use crate::routes::{
+    alerts, analytics, anomaly, auth, cache, correlation, health, logs, ratelimits, saved_searches, tail, trace,
+};
 use crate::AppState;
 use axum::Router;
 use utoipa::OpenApi;
@@ -16,7 +18,8 @@ use utoipa_swagger_ui::SwaggerUi;
         auth::list_users, ratelimits::status, ratelimits::reset, ratelimits::reset_all, analytics::overview,
         analytics::service, analytics::system, analytics::timeseries, cache::stats, cache::clear, anomaly::log_volume,
         anomaly::error_rate, anomaly::report, alerts::create_rule, alerts::list_rules, alerts::get_rule,
-        alerts::update_rule, alerts::delete_rule, alerts::list_triggered, alerts::acknowledge, alerts::resolve),
+        alerts::update_rule, alerts::delete_rule, alerts::list_triggered, alerts::acknowledge, alerts::resolve, tail::tail,
+        saved_searches::list, saved_searches::create, saved_searches::remove),
     components(schemas(
         logs::IngestResponse, logs::SearchResponse, logs::LogResponse, health::HealthResponse, trace::TraceContext,
         trace::TraceEventRequest, trace::TraceEventResponse, correlation::CorrelationTrace, correlation::ServiceBreakdown,
@@ -27,7 +30,8 @@ use utoipa_swagger_ui::SwaggerUi;
         analytics::ServiceSummary, analytics::ErrorGroup, analytics::PartitionInfo, analytics::TimeSeries,
         analytics::Bucket, cache::CacheStatsResponse, cache::ClearResponse, anomaly::ReportResponse,
         anomaly::SeriesSkipped, logflow_anomaly::Anomaly, logflow_anomaly::Severity, logflow_anomaly::AnomalyType,
-        logflow_anomaly::Method, alerts::CreateRuleRequest
+        logflow_anomaly::Method, alerts::CreateRuleRequest, saved_searches::CreateSavedSearch,
+        saved_searches::SavedSearchList
     )),
     modifiers(&BearerAuth),
     tags(
@@ -41,6 +45,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "cache", description = "Analytics cache statistics and clearing"),
         (name = "anomaly", description = "Anomalies in log volume and error rate"),
         (name = "alerts", description = "Alert rules and triggered alerts"),
+        (name = "saved-searches", description = "Each user's saved searches (used by the dashboard)"),
     )
 )]
 pub struct ApiDoc;

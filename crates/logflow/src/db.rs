@@ -142,11 +142,12 @@ async fn run_async(cfg: Config, command: DbCommand) -> anyhow::Result<()> {
 
 fn summary(d: &MetaDump) -> String {
     format!(
-        "{} users, {} alert rules, {} triggered alerts, {} settings",
+        "{} users, {} alert rules, {} triggered alerts, {} settings, {} saved searches",
         d.users.len(),
         d.alert_rules.len(),
         d.triggered_alerts.len(),
-        d.system_config.len()
+        d.system_config.len(),
+        d.saved_searches.len()
     )
 }
 

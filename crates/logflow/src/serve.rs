@@ -91,8 +91,11 @@ async fn serve(cfg: Config, demo: bool, demo_rate: f64) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let services = services(&cfg, metrics.clone()).await?;
     let indexed_metrics = metrics.clone();
-    pcfg.on_indexed =
-        Some(Arc::new(move |records: &[logflow_core::LogRecord]| indexed_metrics.record_indexed(records)));
+    let tail = services.tail.clone();
+    pcfg.on_indexed = Some(Arc::new(move |records: &[logflow_core::LogRecord]| {
+        indexed_metrics.record_indexed(records);
+        tail.publish(records);
+    }));
     let pipeline = Pipeline::start(pcfg, store).await?;
 
     let limits = IngestLimits {
@@ -126,9 +129,14 @@ async fn serve(cfg: Config, demo: bool, demo_rate: f64) -> anyhow::Result<()> {
     // A stable line on stdout for scripts and tests (the port may have been chosen by the OS).
     println!("logflow: listening on http://{addr}");
 
+    // Open live tails would hold graceful shutdown forever: they are ended first.
+    let tail = state.tail.clone();
     let demo_task = demo.then(|| tokio::spawn(run_demo(state, limits, demo_rate)));
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tail.close();
+        })
         .await?;
     tracing::info!("shutting down: draining ingest");
     samplers.abort();
@@ -172,6 +180,7 @@ async fn services(cfg: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Service
         cache,
         cache_ttls: cfg.cache_ttls(),
         metrics,
+        tail: Arc::new(logflow_api::routes::tail::LiveTail::default()),
     })
 }
 

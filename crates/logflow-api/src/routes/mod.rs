@@ -9,6 +9,8 @@ pub mod correlation;
 pub mod health;
 pub mod logs;
 pub mod ratelimits;
+pub mod saved_searches;
+pub mod tail;
 pub mod trace;
 
 use crate::error::ApiError;
