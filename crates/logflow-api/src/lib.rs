@@ -10,6 +10,7 @@
 //! request, one access log line per request).
 
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
@@ -51,6 +52,8 @@ pub struct Services {
     pub cache: Arc<dyn Cache>,
     pub cache_ttls: CacheTtls,
     pub metrics: Arc<Metrics>,
+    /// Live-tail fan-out; the indexer publishes committed logs to it.
+    pub tail: Arc<routes::tail::LiveTail>,
 }
 
 /// How long each analytics answer is cached (the spec's TTLs by default).
@@ -89,6 +92,7 @@ pub struct AppState {
     pub cache_ttls: CacheTtls,
     /// Accepted logs per second over the last minute (sampled by [`AppState::spawn_samplers`]).
     pub ingest_rate: Arc<metrics::RateMeter>,
+    pub tail: Arc<routes::tail::LiveTail>,
 }
 
 impl AppState {
@@ -106,6 +110,7 @@ impl AppState {
             cache: services.cache,
             cache_ttls: services.cache_ttls,
             ingest_rate: Arc::new(metrics::RateMeter::default()),
+            tail: services.tail,
         }
     }
 
@@ -152,10 +157,13 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::anomaly::router())
         .merge(routes::cache::router())
         .merge(routes::logs::router())
+        .merge(routes::tail::router())
+        .merge(routes::saved_searches::router())
         .merge(routes::trace::router())
         .merge(routes::correlation::router())
         .merge(metrics::router())
         .merge(openapi::router())
+        .merge(dashboard::router())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)
