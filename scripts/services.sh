@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs (when missing) and starts the real servers the default test run talks to:
 # PostgreSQL (one shared cluster; each test creates its own database) and the Redis, SQLite and
-# SMTP tools (each Redis test starts its own redis-server on a free port so it can stop it mid-test).
+# SMTP tools (each Redis test starts its own redis-server on a free port so it can stop it mid-test),
+# and headless Chromium with chromedriver for the dashboard's browser tests.
 # Idempotent; fails loudly when a server does not come up. Needs root for apt-get.
 #
 # Prints the environment the tests read, e.g.:  eval "$(scripts/services.sh)"
@@ -16,6 +17,8 @@ need_pkgs=()
 command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
 command -v sqlite3 >/dev/null 2>&1 || need_pkgs+=(sqlite3)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_pkgs+=(postgresql)
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_pkgs+=(chromium-driver)
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   log "installing ${need_pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -45,6 +48,8 @@ if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
   log "installing aiosmtpd"
   python3 -m pip install -q aiosmtpd >&2
 fi
+
+chromedriver --version >&2 || { log "chromedriver does not run"; exit 1; }
 
 echo "export LOGFLOW_TEST_DATABASE_URL='$PG_URL'"
 echo "export LOGFLOW_TEST_REDIS_SERVER='$redis_bin'"

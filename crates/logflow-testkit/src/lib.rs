@@ -5,9 +5,12 @@
 //! - [`RedisServer`] runs a private `redis-server` on a free port, which a test may stop and restart.
 //! - [`SmtpSink`] runs a private SMTP server (Python's `aiosmtpd`) on a free port and keeps every
 //!   message it receives for the test to read.
+//! - [`browser::Chromedriver`] runs Debian's `chromedriver` and gives headless Chromium sessions.
 //!
 //! Without the server these return `None` after printing why, so a local run skips the test; with
 //! `LOGFLOW_REQUIRE_SERVICES=1` (set by `.ci/run`) a missing server panics instead.
+
+pub mod browser;
 
 use std::io::Read;
 use std::net::TcpListener;
