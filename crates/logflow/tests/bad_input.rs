@@ -252,7 +252,7 @@ fn unknown_routes_answer_json_404() {
     let dir = tempdir();
     let server = start(dir.path());
     let base = server.url.as_str();
-    for path in ["/api/v1/nope", "/", "/api/v2/logs", "/api/v1/logs/a/b", "/api/v1/logs/search/x"] {
+    for path in ["/api/v1/nope", "/nope/deeper", "/api/v2/logs", "/api/v1/logs/a/b", "/api/v1/logs/search/x"] {
         let r = get(base, path);
         expect_error(&r, 404, &["no route", path], path);
     }
