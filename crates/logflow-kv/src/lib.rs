@@ -37,7 +37,7 @@ pub mod redis_conn;
 
 pub use cache::{get_or_compute, Cache, CacheStats, MemoryCache, RedisCache};
 pub use ratelimit::{Decision, KeyStatus, Limit, MemoryLimiter, RateLimiter, RedisLimiter};
-pub use redis_conn::{redis_url_from_env_parts, RedisHandle, RedisOptions};
+pub use redis_conn::{redis_url_from_env_parts, RedisHandle, RedisOptions, HEARTBEAT_INTERVAL, RETRY_INTERVAL};
 
 use serde::Serialize;
 

@@ -6,7 +6,8 @@
 //! unreachable" marks the handle down, and from then on operations skip Redis at once and use
 //! their fallback without touching the network. A background task retries every
 //! [`RETRY_INTERVAL`] with a fresh connection and a `PING`; when Redis answers, the new connection is
-//! installed and requests use Redis again.
+//! installed and requests use Redis again. While Redis is up, a heartbeat `PING` every
+//! [`HEARTBEAT_INTERVAL`] keeps the health current on an idle server too.
 //!
 //! The connection manager's own reconnect loop is turned off (no retries): its backoff would hold
 //! requests waiting, and reconnecting is this module's job.
@@ -22,6 +23,9 @@ use std::time::Duration;
 
 /// How long requests skip Redis after a failure before the next reconnection attempt.
 pub const RETRY_INTERVAL: Duration = Duration::from_secs(1);
+/// How often an idle handle checks that Redis still answers (so `/health` is current without
+/// traffic).
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Timeouts for talking to Redis. Both are short: a cache or limiter that waits longer than the
 /// work it saves is worse than none.
@@ -80,6 +84,7 @@ impl RedisHandle {
             Ok(manager) => inner.install(manager),
             Err(e) => inner.mark_down(None, &e),
         }
+        tokio::spawn(heartbeat(Arc::downgrade(&inner)));
         Ok(RedisHandle { inner })
     }
 
@@ -172,6 +177,19 @@ async fn reconnect(inner: Weak<Inner>) {
                 tracing::debug!(error = %e, "redis still unavailable");
                 inner.state.lock().down = Some(e.to_string());
             }
+        }
+    }
+}
+
+/// Pings Redis every [`HEARTBEAT_INTERVAL`] while it is up, so an outage is noticed (and reported
+/// by [`RedisHandle::health`]) without waiting for a request; ends when the handle is dropped.
+async fn heartbeat(inner: Weak<Inner>) {
+    loop {
+        tokio::time::sleep(HEARTBEAT_INTERVAL).await;
+        let Some(inner) = inner.upgrade() else { return };
+        // Down: the reconnect task is on it. Up: a failed PING marks the handle down.
+        if let Some(mut conn) = (RedisHandle { inner }).conn() {
+            let _ = redis::cmd("PING").query_async::<()>(&mut conn).await;
         }
     }
 }

@@ -232,3 +232,23 @@ async fn a_slow_redis_is_not_waited_for() {
     assert_eq!(c.health().status, "degraded");
     sleeper.await.unwrap();
 }
+
+#[tokio::test]
+async fn an_idle_handle_notices_an_outage_and_the_return() {
+    let Some(mut server) = RedisServer::start() else { return };
+    let c = redis_cache(&server).await;
+    assert_eq!(c.health().status, "healthy");
+    server.stop();
+    // No request touches Redis: the heartbeat alone must notice.
+    let deadline = Instant::now() + logflow_kv::HEARTBEAT_INTERVAL * 3;
+    while c.health().status != "degraded" {
+        assert!(Instant::now() < deadline, "an idle outage went unnoticed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.restart();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.health().status != "healthy" {
+        assert!(Instant::now() < deadline, "redis not used again within 10 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
