@@ -19,7 +19,7 @@
 //!   `LowerCaser` (per-char `char::to_lowercase`, no final-sigma rule). A term or phrase runs the
 //!   same analyzer over the query text: no token matches nothing, one token is a term, several
 //!   are a phrase (consecutive positions). Wildcards match single indexed tokens, with the pattern
-//!   lowercased by `str::to_lowercase`; `message:*` matches every log.
+//!   lowercased by `str::to_lowercase` (escapes survive it); `message:*` matches every log.
 //! * **keyword fields** (`service`, `level`, `host`, `id`, `correlation_id`, `request_id`,
 //!   `trace_id`, `span_id`): the raw value, exact and case-sensitive, also for `level` (the
 //!   parser canonicalises level values; a hand-built `level:warn` term matches nothing). Ranges
@@ -32,6 +32,9 @@
 //!   A range is numeric when both bounds parse as finite numbers (only number leaves), else a
 //!   text range (only string leaves). `path:*` and `path:[* TO *]` mean "some value at or below
 //!   this path".
+//! * **wildcards** (every field): `*` and `?` honour the query language's `\` escapes exactly as
+//!   the store's regex (core's `wildcard_to_regex`) does: `pay\*` is the literal `pay*`, `a\?b*`
+//!   starts with a literal `a?b`, `x\\*` with a literal `x\`.
 //! * `All`, `And`, `Or` and `Not` are plain boolean logic (`And([])` matches everything and
 //!   `Or([])` nothing, as the compiled `BooleanQuery`s do).
 //!
@@ -39,29 +42,26 @@
 //!
 //! Each is commented where it is implemented; in short:
 //!
-//! 1. **Wildcard escapes are not honoured by the store.** Its own `wildcard_to_regex` treats only
-//!    `*` and `?` as special and every other character (a backslash included) literally, so the
-//!    pattern `pay\**` (query `pay\**`) means "`pay`, a backslash, anything". Mirrored.
-//! 2. **`*` and `?` never match a newline**: tantivy's regex `.` excludes `\n`. So `host:*`
+//! 1. **`*` and `?` never match a newline**: tantivy's regex `.` excludes `\n`. So `host:*`
 //!    (a `.*` regex on non-fast keyword fields) misses a host containing a newline, while
 //!    `service:*` / `level:*` (an exists query on their fast columns) match every log.
-//! 3. **Long message tokens leave gaps in phrases.** A dropped (≥ 40-byte) token keeps its
+//! 2. **Long message tokens leave gaps in phrases.** A dropped (≥ 40-byte) token keeps its
 //!    position in the indexed message, but is also dropped from the query, whose remaining tokens
 //!    are then required at *consecutive* positions: searching `alpha <long> beta` cannot find a
 //!    message `alpha <long> beta`, but finds `alpha beta`.
-//! 4. **Date-like attribute strings are not strings.** tantivy converts every JSON string that
+//! 3. **Date-like attribute strings are not strings.** tantivy converts every JSON string that
 //!    starts with an ASCII digit and parses as RFC 3339 (the `time` crate's parser) into a date.
 //!    The store never queries dates, so such a value is only visible to `path:*`; a term,
 //!    wildcard or text range on it matches nothing.
-//! 5. **Attribute keys containing a dot cannot be reached** from the query language: a path
+//! 4. **Attribute keys containing a dot cannot be reached** from the query language: a path
 //!    `a.b` is split into the segments `a`, `b` (tantivy's `split_json_path`, where `\.` would
 //!    escape a dot but the query parser never produces a backslash in a field name), while the
 //!    key `"a.b"` is indexed as one segment. Keys containing `\0` are skipped, with their values,
 //!    by tantivy's JSON indexer.
-//! 6. Raw tokens longer than tantivy's `MAX_TOKEN_LEN` (65 530 bytes) are not indexed: such a
+//! 5. Raw tokens longer than tantivy's `MAX_TOKEN_LEN` (65 530 bytes) are not indexed: such a
 //!    keyword value or attribute string matches nothing (not even `field:*`). The exists queries
 //!    on the fast `service` / `level` columns are taken to match every log.
-//! 7. `-0.0` and `0.0` are different floats in the index (exact bit patterns, ordered
+//! 6. `-0.0` and `0.0` are different floats in the index (exact bit patterns, ordered
 //!    `-0.0 < 0.0`), and integer range bounds are derived from the `f64` bounds exactly as the
 //!    store does (`ceil` / `floor` in `f64`).
 //!
@@ -71,7 +71,7 @@
 //! evaluates it.
 
 use crate::model::{Level, LogRecord};
-use crate::query::{Bound as QBound, Field, Query};
+use crate::query::{decode_pattern, Bound as QBound, Field, Query};
 use serde_json::{Map, Number, Value};
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -216,7 +216,7 @@ enum KeywordTest {
     Eq(String),
     Glob(Glob),
     Range(Bound<String>, Bound<String>),
-    /// The store's `.*` regex over the field's terms: any value without a newline (quirk 2).
+    /// The store's `.*` regex over the field's terms: any value without a newline (quirk 1).
     AnyWithoutNewline,
 }
 
@@ -244,8 +244,8 @@ struct AttrValue {
 
 impl AttrValue {
     fn new(value: &str) -> AttrValue {
-        // A string leaf equal to a date-like value was indexed as a date (quirk 4), and one
-        // longer than MAX_TOKEN_LEN was not indexed at all (quirk 6).
+        // A string leaf equal to a date-like value was indexed as a date (quirk 3), and one
+        // longer than MAX_TOKEN_LEN was not indexed at all (quirk 5).
         let text = (value.len() <= MAX_TOKEN_LEN && !is_tantivy_date(value)).then(|| value.to_string());
         AttrValue {
             text,
@@ -259,7 +259,7 @@ impl AttrValue {
     fn matches(&self, leaf: &Value) -> bool {
         match leaf {
             Value::String(s) => self.text.as_deref() == Some(s.as_str()),
-            // Equal float terms have equal bits: -0.0 is not 0.0 (quirk 7).
+            // Equal float terms have equal bits: -0.0 is not 0.0 (quirk 6).
             Value::Number(n) => match JsonNumber::of(n) {
                 JsonNumber::I64(i) => self.int == Some(i),
                 JsonNumber::U64(u) => self.uint == Some(u),
@@ -385,7 +385,7 @@ fn term(field: &Field, value: &str) -> Node {
 
 /// Full text: no token matches nothing, one is a term, several are a phrase.
 fn message_text(text: &str) -> Node {
-    // Dropped long tokens simply disappear from the query (quirk 3): the remaining ones are
+    // Dropped long tokens simply disappear from the query (quirk 2): the remaining ones are
     // expected at consecutive positions.
     let mut terms: Vec<String> = tokenize(text).into_iter().flatten().map(Cow::into_owned).collect();
     match terms.len() {
@@ -571,7 +571,7 @@ fn lowercase(token: &str) -> Cow<'_, str> {
 }
 
 /// A string leaf as the index holds it: None for non-strings, date-like strings (indexed as
-/// dates, quirk 4) and strings over MAX_TOKEN_LEN (not indexed, quirk 6).
+/// dates, quirk 3) and strings over MAX_TOKEN_LEN (not indexed, quirk 5).
 fn indexed_str(leaf: &Value) -> Option<&str> {
     match leaf {
         Value::String(s) if s.len() <= MAX_TOKEN_LEN && !is_tantivy_date(s) => Some(s),
@@ -657,10 +657,12 @@ fn has_indexed_term(value: &Value) -> bool {
 
 // ----- wildcard patterns -----
 
-/// A wildcard pattern as the store compiles it: `*` is `.*`, `?` is `.`, every other character
-/// is literal, **including a backslash** (quirk 1: the store's `wildcard_to_regex` ignores the
-/// query language's `\*` / `\?` / `\\` escapes). The regex `.` never matches `\n` (quirk 2), so
-/// the pattern is split at its literal newlines, which must line up with the text's.
+/// A wildcard pattern as the store compiles it (core's `wildcard_to_regex`): an unescaped `*` is
+/// `.*`, an unescaped `?` is `.`, and every other character is literal, with the query
+/// language's escapes read by the same `decode_pattern` (`\*`, `\?` and `\\` are a literal `*`,
+/// `?` and backslash; `\x` is `x`; a trailing lone backslash is itself). The regex `.` never
+/// matches `\n` (quirk 1), so the pattern is split at its literal newlines, which must line up
+/// with the text's.
 #[derive(Debug, Clone)]
 struct Glob {
     /// The pattern between literal newlines.
@@ -678,18 +680,19 @@ enum GlobItem {
 
 impl Glob {
     fn new(pattern: &str) -> Glob {
-        let lines = pattern
-            .split('\n')
-            .map(|line| {
-                line.chars()
-                    .map(|c| match c {
-                        '*' => GlobItem::Any,
-                        '?' => GlobItem::One,
-                        c => GlobItem::Char(c),
-                    })
-                    .collect()
-            })
-            .collect();
+        let mut lines = vec![Vec::new()];
+        for (c, literal) in decode_pattern(pattern) {
+            let item = match (c, literal) {
+                ('*', false) => GlobItem::Any,
+                ('?', false) => GlobItem::One,
+                ('\n', _) => {
+                    lines.push(Vec::new());
+                    continue;
+                }
+                (c, _) => GlobItem::Char(c),
+            };
+            lines.last_mut().expect("at least one line").push(item);
+        }
         Glob { lines }
     }
 
@@ -925,8 +928,19 @@ mod tests {
             &["pay*", "PAY*", "dead?ock", "*lock", "or*er", "?", "1*", "message:*", "**"],
             &["order-4*", "pay?", "*-42", "10.0*", "deadlock?"],
         );
-        // `\*` is not an escape for the store (quirk 1): the backslash is a literal character.
-        assert!(!q("pay\\**", &r));
+        // Escapes are honoured: `\*`, `\?` and `\\` are literal, and since tokens are
+        // alphanumeric they can never match one.
+        check(&r, &["\\p\\a\\y*", "P\\AY*", "de\\ad?ock"], &["pay\\**", "dead\\?oc*", "pay\\\\*"]);
+        // In a pattern, an escaped letter is that letter, also once the pattern is lowercased
+        // (`P\AY*` -> `p\ay*`).
+        let wildcard = |pattern: &str| Query::Wildcard { field: Field::Message, pattern: pattern.into() };
+        assert!(ast(wildcard("P\\AY*"), &r));
+        assert!(ast(wildcard("\\p\\a\\y\\m*"), &r));
+        assert!(!ast(wildcard("PAY\\*"), &r));
+        let literal = rec("pay* now, a?b, x\\y", json!({}));
+        check(&literal, &["pay\\*", "x\\\\y"], &["pay\\**", "a\\?b*", "x\\\\*", "pay\\?*"]);
+        // `pay\*` (no unescaped wildcard) is the term `pay*`, i.e. the token `pay`: not `payment`.
+        assert!(!q("pay\\*", &r));
         assert!(!q("pay\\**", &rec("pay\\ment", json!({}))), "tokens never contain a backslash");
         // `**` is a regex needing one token, unlike `*`.
         assert!(!q("message:**", &rec("!!!", json!({}))));
@@ -964,7 +978,7 @@ mod tests {
             &["service:auth-*", "service:*-service", "service:a?th*", "host:*", "trace_id:*", "id:*", "service:*"],
             &["service:Auth*", "request_id:*", "span_id:*", "host:web-?1", "service:*-svc"],
         );
-        // `.` in the store's regex does not match a newline (quirk 2).
+        // `.` in the store's regex does not match a newline (quirk 1).
         r.host = Some("a\nb".into());
         assert!(!q("host:*", &r));
         assert!(!q("host:a*", &r));
@@ -975,14 +989,27 @@ mod tests {
         // Hand-built wildcards on level work on the raw value.
         assert!(ast(Query::Wildcard { field: Field::Level, pattern: "WARN*".into() }, &r));
         assert!(!ast(Query::Wildcard { field: Field::Level, pattern: "warn*".into() }, &r));
-        // A backslash in a keyword wildcard is literal (quirk 1): the query `a\\*` (an escaped
-        // backslash) keeps the pattern `a\\*`, which the store reads as two backslashes.
+        // Escapes in a keyword wildcard are honoured: the query `a\\*` (an escaped backslash)
+        // keeps the pattern `a\\*`, a literal `a\` followed by anything.
         r.host = Some("a\\b".into());
-        assert!(!q("host:a\\\\*", &r));
+        check(&r, &["host:a\\\\*", "host:a\\\\?", "host:?\\\\b"], &["host:a\\\\\\\\*", "host:a\\**", "host:a\\?*"]);
         r.host = Some("a\\\\b".into());
-        assert!(q("host:a\\\\*", &r));
+        check(&r, &["host:a\\\\*", "host:a\\\\\\\\*", "host:a\\\\\\\\?"], &["host:a\\\\?"]);
         r.host = Some("a*b".into());
-        assert!(!q("host:a\\**", &r));
+        check(&r, &["host:a\\**", "host:a\\*?", "host:*\\*b", "host:a?b"], &["host:a\\?*", "host:a\\\\*"]);
+        r.host = Some("axb".into());
+        check(&r, &["host:a?b", "host:a*"], &["host:a\\**", "host:a\\*?", "host:a\\?*"]);
+        r.host = Some("a?b".into());
+        check(&r, &["host:a\\?*", "host:a\\??", "host:a?b"], &["host:a\\**"]);
+        // A hand-built pattern whose only `*` is escaped is the literal value.
+        let literal = |host: &str| {
+            let mut r = rec("m", json!({}));
+            r.host = Some(host.into());
+            ast(Query::Wildcard { field: Field::Host, pattern: "pay\\*".into() }, &r)
+        };
+        assert!(literal("pay*"));
+        assert!(!literal("payment"));
+        assert!(!literal("pay\\*"));
     }
 
     #[test]
@@ -1096,6 +1123,13 @@ mod tests {
             &["region:eu-*", "region:*west", "region:??-west", "tags:a\\\\*", "tags:?", "ml:*"],
             &["region:EU-*", "status:5*", "region:eu", "ml:a*", "ml:a?b"],
         );
+        // Escapes are honoured, as on keyword fields.
+        let r = rec("m", json!({"raw": ["pay*", "a?b", "x\\y"], "other": "payment"}));
+        check(
+            &r,
+            &["raw:pay\\*", "raw:pay\\**", "raw:a\\?b*", "raw:a\\??", "raw:x\\\\*", "raw:x\\\\?"],
+            &["other:pay\\**", "raw:pay\\?*", "raw:a\\**", "raw:x\\\\\\\\*", "raw:payment"],
+        );
     }
 
     #[test]
@@ -1186,6 +1220,18 @@ mod tests {
         assert!(g("a\n*", "a\nzz"));
         assert!(!g("a*", "a\nz"));
         assert!(!g("a\nb", "a\nb\nc"));
+        // Escapes: `\*`, `\?`, `\\` are literal, `\x` is `x`, a trailing lone `\` is itself.
+        assert!(g("a\\*", "a*"));
+        assert!(!g("a\\*", "ab"));
+        assert!(g("a\\?", "a?"));
+        assert!(!g("a\\?", "ab"));
+        assert!(g("a\\\\*", "a\\bc"));
+        assert!(!g("a\\\\*", "abc"));
+        assert!(g("\\a\\b", "ab"));
+        assert!(g("a\\", "a\\"));
+        assert!(g("a\\\\", "a\\"));
+        assert!(!g("a\\\\", "a\\\\"));
+        assert!(g("a\\\n*", "a\nz"));
     }
 
     #[test]

@@ -811,8 +811,9 @@ fn wildcard_pattern(word: &[(char, bool)]) -> String {
     pattern
 }
 
-/// Split a wildcard pattern into characters, each flagged `true` when literal.
-fn decode_pattern(pattern: &str) -> Vec<(char, bool)> {
+/// Split a wildcard pattern into characters, each flagged `true` when literal (also used by the
+/// in-memory matcher, so that both engines read escapes the same way).
+pub(crate) fn decode_pattern(pattern: &str) -> Vec<(char, bool)> {
     let mut out = Vec::with_capacity(pattern.len());
     let mut chars = pattern.chars();
     while let Some(c) = chars.next() {

@@ -51,6 +51,10 @@ const HOSTS: &[Option<&str>] = &[
     Some("line\nbreak"),
     Some("a\\b"),
     Some("a\\\\b"),
+    Some("a*b"),
+    Some("a?b"),
+    Some("pay*"),
+    Some("x\\y"),
 ];
 
 fn message_fragments() -> Vec<String> {
@@ -78,6 +82,7 @@ fn message_fragments() -> Vec<String> {
         "pay\\ment literal backslash",
         "refused connection",
         "Payment* wildcard char",
+        "pay* a?b x\\y literal wildcards",
         "user_id=42 ok",
         "UPPER lower MiXeD",
     ]
@@ -160,7 +165,7 @@ fn attributes(rng: &mut Lcg, i: usize) -> Map<String, Value> {
     let zero = json!(*rng.pick(&[json!(0), json!(0.0), json!(-0.0)]));
     put(rng, 30, "zero", zero);
     put(rng, 20, "ratio", json!(0.5));
-    let path_like = json!(*rng.pick(&["a\\b", "a\\\\b", "a*b", "pay*"]));
+    let path_like = json!(*rng.pick(&["a\\b", "a\\\\b", "a*b", "pay*", "a?b", "x\\y", "payment", "pay*ment"]));
     put(rng, 25, "raw", path_like);
     m
 }
@@ -269,6 +274,14 @@ const QUERIES: &[&str] = &[
     "order-4*",
     "pay\\*",
     "pay\\**",
+    "pay\\?*",
+    "payment\\*",
+    "a\\?b",
+    "a\\?b*",
+    "x\\\\y",
+    "x\\\\*",
+    "P\\AY*",
+    "\\p\\a\\y*",
     "ΟΔΟΣ*",
     "οδοσ*",
     "σίγμ?",
@@ -324,6 +337,21 @@ const QUERIES: &[&str] = &[
     "host:a\\\\*",
     "host:a\\\\\\\\*",
     "host:a\\**",
+    "host:a\\*?",
+    "host:a?b",
+    "host:a\\?b",
+    "host:a\\?*",
+    "host:a\\??",
+    "host:pay\\*",
+    "host:pay\\**",
+    "host:pay*",
+    "host:x\\\\*",
+    "host:x\\\\?",
+    "host:*\\\\*",
+    "host:*\\**",
+    "host:*\\?*",
+    "service:auth\\-*",
+    "service:billing\\ a*",
     // ids
     "id:r0001",
     "id:r00*",
@@ -407,6 +435,17 @@ const QUERIES: &[&str] = &[
     "raw:a\\*b",
     "raw:a\\**",
     "raw:pay\\*",
+    "raw:pay\\**",
+    "raw:pay\\?*",
+    "raw:pay*",
+    "raw:a\\?b",
+    "raw:a\\?b*",
+    "raw:a\\??",
+    "raw:x\\\\*",
+    "raw:x\\\\?",
+    "raw:*\\\\*",
+    "raw:*\\**",
+    "raw:*\\?*",
     // attributes: existence edge cases
     "nothing:*",
     "empty:*",
@@ -522,6 +561,17 @@ fn hand_built() -> Vec<(String, Query)> {
         Query::Wildcard { field: Field::Level, pattern: "*".into() },
         Query::Wildcard { field: Field::Message, pattern: "**".into() },
         Query::Wildcard { field: attr("k.dot"), pattern: "*".into() },
+        // Escapes the parser never keeps (before a letter, trailing) or without any wildcard.
+        Query::Wildcard { field: Field::Host, pattern: "pay\\*".into() },
+        Query::Wildcard { field: Field::Host, pattern: "\\a\\*b".into() },
+        Query::Wildcard { field: Field::Host, pattern: "a\\".into() },
+        Query::Wildcard { field: Field::Host, pattern: "a\\\\b".into() },
+        Query::Wildcard { field: attr("raw"), pattern: "pay\\*".into() },
+        Query::Wildcard { field: attr("raw"), pattern: "a\\".into() },
+        Query::Wildcard { field: attr("raw"), pattern: "\\x\\\\\\y".into() },
+        Query::Wildcard { field: Field::Message, pattern: "pay\\*".into() },
+        Query::Wildcard { field: Field::Message, pattern: "P\\AY\\M*".into() },
+        Query::Wildcard { field: Field::Message, pattern: "\\d\\EAD?ock".into() },
         Query::Range {
             field: Field::Level,
             lower: Bound::Included("INFO".into()),

@@ -3,6 +3,8 @@
 //! Mapping by field kind:
 //! * `message` (full text): words go through the field's tokenizer, so `Term` of `user-42`
 //!   becomes the phrase `user 42`; wildcards match single indexed words (lowercased).
+//! * wildcards everywhere: `*` and `?` with the query language's `\` escapes (`pay\*` is the
+//!   literal `pay*`), compiled by core's [`wildcard_to_regex`].
 //! * keyword fields (`service`, `level`, `host`, ids): exact values; wildcards and ranges work on
 //!   the raw value.
 //! * `attributes.<path>`: a value matches as text, and also as a number or boolean when it parses
@@ -11,7 +13,7 @@
 
 use super::schema::{to_datetime, Fields};
 use crate::{Result, StoreError};
-use logflow_core::query::{Bound as QBound, Field, Query};
+use logflow_core::query::{wildcard_to_regex, Bound as QBound, Field, Query};
 use logflow_core::Level;
 use std::ops::Bound;
 use tantivy::columnar::Cardinality;
@@ -176,6 +178,9 @@ impl Compiler<'_> {
             return Ok(self.exists(field));
         }
         let (tfield, prefix, body) = match field {
+            // Indexed message tokens are lowercase. Lowercasing the pattern keeps its escapes
+            // intact: `\`, `*` and `?` have no case and no character lowercases to one of them
+            // (an escaped letter stays escaped: `\P` becomes `\p`, still a literal `p`).
             Field::Message => (self.fields.message, String::new(), pattern.to_lowercase()),
             Field::Attribute(path) => {
                 // JSON terms are keyed `path \0 s value` in the field's dictionary.
@@ -395,6 +400,8 @@ fn map_bound(b: &QBound, f: impl Fn(&str) -> Term) -> Bound<Term> {
     }
 }
 
+/// Escape a JSON path for the literal prefix of an attribute wildcard's regex (tantivy_fst
+/// regex syntax); the `\u{1}` segment separator is written as `\x01`.
 fn regex_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() * 2);
     for c in s.chars() {
@@ -406,19 +413,6 @@ fn regex_escape(s: &str) -> String {
                 out.push(c);
             }
             c => out.push(c),
-        }
-    }
-    out
-}
-
-/// `*` -> any run, `?` -> one char, everything else literal.
-fn wildcard_to_regex(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len() * 2);
-    for c in pattern.chars() {
-        match c {
-            '*' => out.push_str(".*"),
-            '?' => out.push('.'),
-            c => out.push_str(&regex_escape(&c.to_string())),
         }
     }
     out

@@ -133,6 +133,108 @@ fn query_language_end_to_end() {
     }
 }
 
+fn ast_ids(store: &TantivyStore, q: Query) -> Vec<String> {
+    let mut req = SearchRequest::new(q.clone());
+    req.limit = 100;
+    let res = store.search_blocking(&req).unwrap_or_else(|e| panic!("{q:?}: {e}"));
+    res.hits.into_iter().map(|h| h.id).collect()
+}
+
+#[test]
+fn escaped_wildcards_are_literal() {
+    let (_d, s) = open();
+    let recs = [
+        rec("lit", 1, "pay*", Level::Info, "pay* accepted", json!({"v": ["pay*", "x"]})),
+        rec("word", 2, "payment", Level::Info, "payment accepted", json!({"v": "payment"})),
+        rec("bs", 3, "pay\\ment", Level::Info, "x\\y accepted", json!({"v": "pay\\ment"})),
+        rec("qm", 4, "a?b", Level::Info, "a?b accepted", json!({"v": "a?b"})),
+        rec("ab", 5, "axb", Level::Info, "axb accepted", json!({"v": "axb"})),
+    ];
+    s.add_blocking(1, &recs).unwrap();
+    s.commit_blocking(1).unwrap();
+    let cases: &[(&str, &[&str])] = &[
+        // `pay\*` is the literal text `pay*`: on the message, the token `pay`; never `payment`.
+        ("pay\\*", &["lit"]),
+        ("service:pay\\*", &["lit"]),
+        ("v:pay\\*", &["lit"]),
+        ("pay*", &["word", "lit"]),
+        ("service:pay*", &["bs", "word", "lit"]),
+        // A literal `*` followed by a wildcard: message tokens never contain a `*`.
+        ("pay\\**", &[]),
+        ("service:pay\\**", &["lit"]),
+        ("v:pay\\**", &["lit"]),
+        ("service:pay\\?*", &[]),
+        // `\?` is a literal `?`, `?` any one character.
+        ("service:a\\?b*", &["qm"]),
+        ("service:a?b", &["ab", "qm"]),
+        ("v:a\\??", &["qm"]),
+        ("a\\?b*", &[]),
+        // `\\` is a literal backslash.
+        ("service:pay\\\\*", &["bs"]),
+        ("v:pay\\\\m*", &["bs"]),
+        ("service:pay\\\\\\\\*", &[]),
+        ("x\\\\y", &["bs"]),
+        ("x\\\\*", &[]),
+        // Escaped letters in the pattern stay letters after the message pattern is lowercased.
+        ("P\\AY*", &["word", "lit"]),
+    ];
+    for (q, want) in cases {
+        assert_eq!(ids(&s, q), *want, "query {q}");
+    }
+    // The parser never keeps an escape before a letter; hand-built patterns may.
+    use logflow_core::query::Field;
+    let wildcard = |field: Field, pattern: &str| Query::Wildcard { field, pattern: pattern.into() };
+    assert_eq!(ast_ids(&s, wildcard(Field::Service, "pay\\*")), ["lit"]);
+    assert_eq!(ast_ids(&s, wildcard(Field::Attribute("v".into()), "pay\\*")), ["lit"]);
+    assert_eq!(ast_ids(&s, wildcard(Field::Message, "pay\\*")), Vec::<String>::new());
+    assert_eq!(ast_ids(&s, wildcard(Field::Message, "P\\AY\\M*")), ["word"]);
+    assert_eq!(ast_ids(&s, wildcard(Field::Service, "\\p\\a\\y*")), ["bs", "word", "lit"]);
+    // A trailing lone backslash is a literal backslash.
+    assert_eq!(ast_ids(&s, wildcard(Field::Service, "pay\\")), Vec::<String>::new());
+}
+
+/// Core's `wildcard_to_regex` escapes every regex metacharacter, including `#&-~` (reserved
+/// for set operations in the regex syntax tantivy_fst uses); each escaped one must compile and
+/// match only itself.
+#[test]
+fn escaped_regex_characters_match_themselves() {
+    use logflow_core::query::Field;
+    const SPECIAL: &str = "\\.+*?()|[]{}^$#&-~";
+    let (_d, s) = open();
+    let mut recs: Vec<LogRecord> = SPECIAL
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            let v = format!("a{c}b");
+            rec(&format!("c{i:02}"), i as i64, &v, Level::Info, &format!("{v} A{c}B"), json!({"v": v, "n": {"w": v}}))
+        })
+        .collect();
+    recs.push(rec("plain", 50, "axb", Level::Info, "axb", json!({"v": "axb", "n": {"w": "axb"}})));
+    s.add_blocking(1, &recs).unwrap();
+    s.commit_blocking(1).unwrap();
+    let wildcard = |field: Field, pattern: String| Query::Wildcard { field, pattern };
+    let fields = || [Field::Service, Field::Attribute("v".into()), Field::Attribute("n.w".into())];
+    for (i, c) in SPECIAL.chars().enumerate() {
+        let want = [format!("c{i:02}")];
+        for field in fields() {
+            for pattern in [format!("a\\{c}b"), format!("a\\{c}?"), format!("?\\{c}b"), format!("*\\{c}*")] {
+                let got = ast_ids(&s, wildcard(field.clone(), pattern.clone()));
+                assert_eq!(got, want, "{field:?} {pattern}");
+            }
+        }
+        // The same through the query language (`host` keeps its `-1` suffix).
+        for q in [format!("service:a\\{c}?"), format!("host:*\\{c}b-1"), format!("v:a\\{c}*"), format!("n.w:?\\{c}?")] {
+            assert_eq!(ids(&s, &q), want, "query {q}");
+        }
+        // Message tokens are alphanumeric, so they never contain the character: the pattern
+        // compiles and matches nothing.
+        let got = ast_ids(&s, wildcard(Field::Message, format!("A\\{c}*")));
+        assert!(got.is_empty(), "message A\\{c}*: {got:?}");
+    }
+    // Every record but `plain` has the tokens `a` and `b`.
+    assert_eq!(ast_ids(&s, wildcard(Field::Message, "\\A".into())).len(), SPECIAL.chars().count());
+}
+
 #[test]
 fn filters_and_time_range() {
     let (_d, s) = store_with_sample();
