@@ -8,7 +8,7 @@
 
 mod common;
 
-use chrono::{Duration as ChronoDuration, Utc};
+use chrono::{Duration as ChronoDuration, DurationRound, Utc};
 use common::*;
 use logflow_testkit::browser::{Browser, Chromedriver};
 use serde_json::{json, Value};
@@ -322,6 +322,32 @@ fn live_tail_trace_and_alerts() {
     poll_until("the rule to be disabled", Duration::from_secs(10), || {
         (get(base, &format!("/api/v1/alerts/rules/{}", rule["id"])).json["is_active"] == false).then_some(())
     });
+
+    // Anomalies: an hour of a steady service with one burst; the page lists and marks it.
+    let end = Utc::now().duration_trunc(ChronoDuration::minutes(1)).unwrap();
+    let burst = end - ChronoDuration::minutes(20);
+    let mut series = Vec::new();
+    for m in 1..=60 {
+        let minute = end - ChronoDuration::minutes(m);
+        let n = if minute == burst { 400 } else { 20 + m % 3 };
+        for i in 0..n {
+            let at = minute + ChronoDuration::milliseconds((i * 997) % 60_000);
+            series.push(json!({"service": "pay", "level": "INFO", "message": "charge", "timestamp": ts(at)}));
+        }
+    }
+    let n = series.len() as u64;
+    ingest_ok(base, &Value::Array(series));
+    wait_total(base, "service=pay&since=2h", n);
+    b.goto(&format!("{base}/anomalies?service=pay&window=60"));
+    b.testid("anomaly-volume-chart");
+    b.testid("anomaly-error-chart");
+    let item = b.wait_for("the burst in the anomaly list", || {
+        b.find_all("[data-testid='anomaly-item']").into_iter().find(|i| i.text().contains("400 (expected"))
+    });
+    let text = item.text();
+    assert!(text.contains("Log volume spike") && text.contains("pay"), "{text}");
+    assert!(["high", "critical"].contains(&item.attr("data-severity").unwrap_or_default().as_str()), "{text}");
+    b.screenshot_to_target("dashboard-anomalies");
 }
 
 #[test]

@@ -29,6 +29,10 @@ fn pages_and_assets_are_served_with_a_strict_policy() {
         assert_eq!(r.status, 404, "{path}");
         assert!(!r.error().is_empty(), "{path}: {}", r.text);
     }
+    let doc = get(&server.url, "/openapi.json");
+    for path in ["/api/v1/logs/tail", "/api/v1/saved-searches", "/api/v1/saved-searches/{id}"] {
+        assert!(doc.json["paths"].get(path).is_some(), "{path} is documented in /openapi.json");
+    }
     let js = get(&server.url, "/assets/app.js");
     assert_eq!(js.header("content-type").as_deref(), Some("text/javascript; charset=utf-8"));
     let etag = js.header("etag").expect("an ETag");
