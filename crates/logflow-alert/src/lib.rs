@@ -9,7 +9,9 @@
 //! * [`channel`]: the four channels and the shape of each one's `notification_config`.
 //! * [`notify`]: the [`Notification`] every channel renders, a [`Notifier`] per channel
 //!   (console, webhook, Slack, email over SMTP) and [`deliver`], which retries with exponential
-//!   backoff and reports attempts and the last error.
+//!   backoff and reports attempts and the last error. Webhook and Slack deliveries go only to
+//!   addresses the [`TargetPolicy`] allows: never to link-local (cloud metadata) addresses and
+//!   the like, to private ones only when allowed.
 //! * [`Engine`]: every `check_interval`, claims each active rule (one process per rule and tick
 //!   on a shared database), measures it (a count over the rule's window, or the anomaly
 //!   detectors of `logflow-anomaly` over a one-minute series), records firings and recoveries in
@@ -41,7 +43,7 @@ pub use engine::{Engine, EngineConfig, EngineObserver, TickReport};
 pub use error::AlertError;
 pub use notify::{
     deliver, DeliveryOutcome, Notification, NotificationKind, Notifier, Notifiers, NotifyError, RetryPolicy,
-    SmtpConfig, SmtpTls,
+    SmtpConfig, SmtpTls, TargetPolicy,
 };
 pub use rule::{canonical_levels, AnomalyMetric, AnomalySettings, Condition, RuleKind, RuleSpec};
 pub use validate::{validate_new_rule, validate_patch};

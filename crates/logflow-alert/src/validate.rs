@@ -11,18 +11,28 @@
 //! | `services` | non-blank names |
 //! | `query` | the search query language ([`logflow_core::query::parse`]); the error gives the position |
 //! | `anomaly` | anomaly rules only: `{"metric": "log_volume" \| "error_rate", "service"?: "...", "min_severity"?: "low" \| "medium" \| "high" \| "critical"}` (default `high`); `error_rate` rules take no `levels` |
-//! | `notification_channel` | `console`, `webhook`, `slack`, `email`, with the `notification_config` described in [`crate::channel`] |
+//! | `notification_channel` | `console`, `webhook`, `slack`, `email`, with the `notification_config` described in [`crate::channel`]; a webhook or Slack `url` whose host is an IP address no notification may go to (link-local, unspecified, multicast, broadcast: see [`TargetPolicy`]) is refused |
 //! | `cooldown_minutes` | 0 to 10080, or null for the server's default |
 //!
-//! The engine parses rules with the same code, so whatever passes here evaluates.
+//! The engine parses rules with the same code, so whatever passes here evaluates. Host names, and
+//! private addresses (which the server's policy may allow), are checked when a notification is
+//! delivered.
 
 use logflow_meta::{AlertRule, AlertRulePatch, NewAlertRule};
 
+use crate::channel::{Channel, SlackConfig, WebhookConfig};
+use crate::notify::{check_url, TargetPolicy};
 use crate::rule::{writable, RuleSpec};
 
 /// Checks a rule about to be created.
 pub fn validate_new_rule(rule: &NewAlertRule) -> Result<(), String> {
-    RuleSpec::parse(rule).map(drop)
+    let spec = RuleSpec::parse(rule)?;
+    if let Channel::Webhook(WebhookConfig { url, .. }) | Channel::Slack(SlackConfig { url }) = &spec.channel {
+        // The most lenient policy refuses only what no server setting allows.
+        check_url(url, &TargetPolicy { allow_private: true })
+            .map_err(|refusal| format!("notification_config.url: {refusal}"))?;
+    }
+    Ok(())
 }
 
 /// Checks the rule `current` would become with `patch` applied: fields are checked together, so
@@ -97,6 +107,10 @@ mod tests {
             json!({"notification_channel": "console", "notification_config": {}}),
             json!({"notification_channel": "console", "notification_config": null}),
             json!({"notification_config": {"url": "http://10.0.0.5:9000/hook", "headers": {"Authorization": "Bearer x"}}}),
+            // Private addresses depend on the server's policy, host names on what they resolve to:
+            // both are checked at delivery.
+            json!({"notification_config": {"url": "http://127.0.0.1:9000/hook"}}),
+            json!({"notification_config": {"url": "http://metadata.google.internal/hook"}}),
             json!({"notification_channel": "slack", "notification_config": {"url": "https://hooks.slack.com/services/T/B/X"}}),
             json!({"notification_channel": "email", "notification_config": {"to": "oncall@example.com"}}),
             json!({"notification_channel": "email", "notification_config": {"to": "a@example.com, Bob <b@example.com>"}}),
@@ -208,6 +222,18 @@ mod tests {
             (email(json!([1])), "must list addresses as strings"),
             (email(json!([])), "notification_config.to must name at least one address"),
             (email(json!({"a": 1})), "must be an address or a list of addresses"),
+            (
+                json!({"notification_config": {"url": "http://169.254.169.254/latest/meta-data/"}}),
+                "notification_config.url: 169.254.169.254 is link-local (cloud metadata); alert notifications may \
+                 not go there",
+            ),
+            (
+                json!({"notification_channel": "slack", "notification_config": {"url": "https://[::ffff:169.254.169.254]/x"}}),
+                "notification_config.url: ::ffff:169.254.169.254 is link-local (cloud metadata)",
+            ),
+            (json!({"notification_config": {"url": "http://0.0.0.0:8080/hook"}}), "0.0.0.0 is unspecified"),
+            (json!({"notification_config": {"url": "http://[fe80::1]/hook"}}), "fe80::1 is link-local"),
+            (json!({"notification_config": {"url": "http://224.0.0.251/hook"}}), "224.0.0.251 is multicast"),
             (json!({"cooldown_minutes": -1}), "cooldown_minutes must be between 0 and 10080 (one week), got -1"),
             (json!({"cooldown_minutes": 10081}), "got 10081"),
         ];
@@ -288,6 +314,10 @@ mod tests {
             (json!({"levels": ["nope"]}), "levels[0]: unknown level"),
             (json!({"query": "a AND"}), "query is invalid"),
             (json!({"cooldown_minutes": -3}), "cooldown_minutes must be between 0 and 10080"),
+            (
+                json!({"notification_config": {"url": "http://169.254.169.254/latest"}}),
+                "notification_config.url: 169.254.169.254 is link-local",
+            ),
         ] {
             let e = validate_patch(&current, &patch(p.clone())).unwrap_err();
             assert!(e.contains(expected), "{p}: {e}");

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use logflow_alert::{EngineConfig, RetryPolicy, SmtpConfig, SmtpTls};
+use logflow_alert::{EngineConfig, RetryPolicy, SmtpConfig, SmtpTls, TargetPolicy};
 use logflow_core::Level;
 use logflow_meta::notification_status;
 use logflow_testkit::SmtpSink;
@@ -215,6 +215,97 @@ async fn slack_gets_an_incoming_webhook_message() {
         url.starts_with("http://logflow.test:8000/api/v1/logs/search?service=payment-service&level=ERROR"),
         "{url}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_metadata_is_refused_whatever_the_policy() {
+    let bench = Bench::new().await;
+    errors(&bench);
+    // The API refuses this URL; a rule stored before it did (or around it) still cannot use it.
+    let metadata = webhook_rule("metadata", "http://169.254.169.254/latest/meta-data/iam/security-credentials/");
+    let rule = bench.meta.create_rule(rule_fields(metadata)).await.unwrap();
+    // The default policy, which allows private targets.
+    let engine = bench.engine(config());
+    engine.tick(t0()).await;
+    engine.wait_for_deliveries().await;
+
+    // Refused before any connection, and not retried.
+    let alert = bench.alerts(rule.id).await.remove(0);
+    assert_eq!((alert.notification_status.as_str(), alert.notification_attempts), (notification_status::FAILED, 1));
+    assert_eq!(
+        alert.notification_error.as_deref(),
+        Some("refused: 169.254.169.254 is link-local (cloud metadata); alert notifications may not go there")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_targets_are_refused_when_connecting_unless_allowed() {
+    let bench = Bench::new().await;
+    errors(&bench);
+    let tap = Tap::start().await;
+    // Host names, so only what they resolve to (127.0.0.1) can give them away.
+    let hook = bench.rule(webhook_rule("webhook", &format!("http://localhost:{}/hook", tap.port))).await;
+    let slack = bench
+        .rule(json!({"name": "slack", "notification_channel": "slack",
+                     "notification_config": {"url": format!("http://localhost:{}/services/T/B/X", tap.port)}}))
+        .await;
+    let strict = EngineConfig { notify_targets: TargetPolicy { allow_private: false }, ..config() };
+    let engine = bench.engine(strict);
+    engine.tick(t0()).await;
+    engine.wait_for_deliveries().await;
+
+    for rule in [&hook, &slack] {
+        let alert = bench.alerts(rule.id).await.remove(0);
+        assert_eq!(
+            (alert.notification_status.as_str(), alert.notification_attempts),
+            (notification_status::FAILED, 1),
+            "{}",
+            rule.name
+        );
+        let error = alert.notification_error.unwrap();
+        assert!(error.starts_with("refused: localhost resolves to "), "{error}");
+        assert!(
+            error.ends_with(
+                ", which is loopback; alert notifications may not go there (private targets are not allowed)"
+            ),
+            "{error}"
+        );
+    }
+    assert_eq!(tap.connections(), 0, "a refused target was connected to");
+
+    // Allowed (the default), the same kind of URL is delivered.
+    let receiver = Receiver::start(vec![]).await;
+    let local = bench.rule(webhook_rule("allowed", &receiver.url.replace("127.0.0.1", "localhost"))).await;
+    let engine = bench.engine(config());
+    engine.tick(t0() + mins(1)).await;
+    engine.wait_for_deliveries().await;
+    let alert = bench.alerts(local.id).await.remove(0);
+    assert_eq!(alert.notification_error, None);
+    assert_eq!((alert.notification_status.as_str(), alert.notification_attempts), (notification_status::SENT, 1));
+    assert_eq!(receiver.requests().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_not_followed() {
+    let bench = Bench::new().await;
+    errors(&bench);
+    let tap = Tap::start().await;
+    let target = format!("http://127.0.0.1:{}/hook", tap.port);
+    let found = bench.rule(webhook_rule("found", &redirector(302, &target).await)).await;
+    let temporary = bench.rule(webhook_rule("temporary", &redirector(307, &target).await)).await;
+    let engine = bench.engine(config());
+    engine.tick(t0()).await;
+    engine.wait_for_deliveries().await;
+
+    for (rule, status) in [(&found, "302 Found"), (&temporary, "307 Temporary Redirect")] {
+        let alert = bench.alerts(rule.id).await.remove(0);
+        assert_eq!((alert.notification_status.as_str(), alert.notification_attempts), (notification_status::FAILED, 1));
+        assert_eq!(
+            alert.notification_error.unwrap(),
+            format!("HTTP {status}: redirects are not followed; set the rule's URL to the final address")
+        );
+    }
+    assert_eq!(tap.connections(), 0, "a redirect was followed");
 }
 
 fn smtp(sink: &SmtpSink) -> SmtpConfig {

@@ -52,6 +52,10 @@ pub struct AlertingConfig {
     pub notify_attempts: u32,
     /// Seconds one delivery attempt may take.
     pub notify_timeout_secs: u64,
+    /// Let webhook and Slack notifications go to loopback and private addresses (10/8,
+    /// 172.16/12, 192.168/16, 100.64/10, fc00::/7). Link-local (cloud metadata), unspecified,
+    /// multicast and broadcast addresses are refused either way.
+    pub allow_private_targets: bool,
     pub smtp: SmtpSettings,
 }
 
@@ -78,6 +82,7 @@ impl Default for AlertingConfig {
             public_url: "http://localhost:8000".into(),
             notify_attempts: 3,
             notify_timeout_secs: 10,
+            allow_private_targets: true,
             smtp: SmtpSettings::default(),
         }
     }
@@ -372,6 +377,7 @@ impl Config {
         num!("LOGFLOW_ALERTING_DEFAULT_COOLDOWN_MINUTES", a.default_cooldown_minutes);
         num!("LOGFLOW_ALERTING_NOTIFY_ATTEMPTS", a.notify_attempts);
         num!("LOGFLOW_ALERTING_NOTIFY_TIMEOUT_SECS", a.notify_timeout_secs);
+        num!("LOGFLOW_ALERTING_ALLOW_PRIVATE_TARGETS", a.allow_private_targets);
         if let Some(v) = env("LOGFLOW_ALERTING_PUBLIC_URL") {
             a.public_url = v;
         }
@@ -473,6 +479,7 @@ impl Config {
             smtp,
             retry: logflow_alert::RetryPolicy { max_attempts: a.notify_attempts.max(1), ..Default::default() },
             notify_timeout: std::time::Duration::from_secs(a.notify_timeout_secs),
+            notify_targets: logflow_alert::TargetPolicy { allow_private: a.allow_private_targets },
         })
     }
 
@@ -575,6 +582,18 @@ mod tests {
         assert_eq!(cfg.index.writer_threads, 2);
         assert_eq!(cfg.environment, "production");
         cfg.validate().unwrap();
+    }
+
+    #[test]
+    fn private_notification_targets_are_allowed_unless_switched_off() {
+        let cfg = Config::default();
+        assert!(cfg.engine_config().unwrap().notify_targets.allow_private);
+        let mut cfg: Config = toml::from_str("[alerting]\nallow_private_targets = false\n").unwrap();
+        assert!(!cfg.engine_config().unwrap().notify_targets.allow_private);
+        cfg.apply_env(|k| (k == "LOGFLOW_ALERTING_ALLOW_PRIVATE_TARGETS").then(|| "true".to_string())).unwrap();
+        assert!(cfg.engine_config().unwrap().notify_targets.allow_private);
+        let e = cfg.apply_env(|k| (k == "LOGFLOW_ALERTING_ALLOW_PRIVATE_TARGETS").then(|| "yes".to_string()));
+        assert!(e.unwrap_err().to_string().contains("LOGFLOW_ALERTING_ALLOW_PRIVATE_TARGETS='yes'"));
     }
 
     #[test]

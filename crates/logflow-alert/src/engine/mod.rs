@@ -33,7 +33,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::MissedTickBehavior;
 
 use crate::error::AlertError;
-use crate::notify::{deliver, Notification, NotificationKind, Notifiers, RetryPolicy, SmtpConfig};
+use crate::notify::{deliver, Notification, NotificationKind, Notifiers, RetryPolicy, SmtpConfig, TargetPolicy};
 use crate::rule::RuleSpec;
 use measure::{measure, Measurement};
 
@@ -64,6 +64,11 @@ pub struct EngineConfig {
     /// Time limit of one delivery attempt: an HTTP request, or a whole SMTP conversation
     /// (default 10 s).
     pub notify_timeout: Duration,
+    /// Where webhook and Slack notifications may go. Link-local (cloud metadata), unspecified,
+    /// multicast and broadcast addresses are always refused; loopback and private ones only
+    /// when `allow_private` is false (default true). A refused target is a failed delivery,
+    /// not retried.
+    pub notify_targets: TargetPolicy,
 }
 
 impl Default for EngineConfig {
@@ -75,6 +80,7 @@ impl Default for EngineConfig {
             smtp: None,
             retry: RetryPolicy::default(),
             notify_timeout: Duration::from_secs(10),
+            notify_targets: TargetPolicy::default(),
         }
     }
 }
@@ -151,7 +157,7 @@ impl Engine {
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
             .ok_or_else(|| AlertError::Config(format!("public_url \"{}\" is not an http(s) URL", cfg.public_url)))?;
-        let notifiers = Notifiers::new(cfg.notify_timeout, cfg.smtp.as_ref())?;
+        let notifiers = Notifiers::new(cfg.notify_timeout, cfg.smtp.as_ref(), cfg.notify_targets)?;
         Ok(Engine { meta, store, cfg, observer, notifiers, search_endpoint, deliveries: Mutex::default() })
     }
 

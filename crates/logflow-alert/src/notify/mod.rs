@@ -3,10 +3,15 @@
 //!
 //! Notifiers are cheap values built per delivery by [`Notifiers::notifier`] from the server-wide
 //! pieces (one HTTP client, one SMTP transport) and the rule's parsed [`Channel`] settings.
+//!
+//! HTTP notifications go only where the [`TargetPolicy`] allows (see `target.rs`): never to
+//! link-local (cloud metadata) and similar addresses, and to private ones only when allowed. A
+//! refused target fails the delivery at once, without retries.
 
 mod console;
 mod email;
 mod slack;
+mod target;
 mod webhook;
 
 use std::sync::Arc;
@@ -24,6 +29,8 @@ use crate::rule::Condition;
 pub use console::ConsoleNotifier;
 pub use email::{EmailNotifier, SmtpConfig, SmtpTls};
 pub use slack::{slack_payload, SlackNotifier};
+pub(crate) use target::{check_url, TargetRefused};
+pub use target::{Refusal, TargetPolicy};
 pub use webhook::WebhookNotifier;
 
 /// Whether a notification announces a firing or its end.
@@ -89,8 +96,9 @@ pub(crate) fn display_time(at: DateTime<Utc>) -> String {
 /// Why one delivery attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotifyError {
-    /// Retrying cannot help: bad settings, or the receiver refused the request itself (HTTP
-    /// 4xx other than 408 and 429, a permanent SMTP reply).
+    /// Retrying cannot help: bad settings, a target the [`TargetPolicy`] refuses, or the
+    /// receiver refused the request itself (HTTP 3xx, 4xx other than 408 and 429, a permanent
+    /// SMTP reply).
     #[error("{0}")]
     Permanent(String),
     /// Might work later: a timeout, a refused connection, HTTP 5xx, 408 or 429, a transient SMTP
@@ -170,33 +178,38 @@ pub async fn deliver(notifier: &dyn Notifier, notification: &Notification, polic
     }
 }
 
-/// The server-wide pieces notifiers share: one HTTP client (connection reuse, one timeout) and,
-/// when configured, one SMTP transport.
+/// The server-wide pieces notifiers share: one HTTP client (connection reuse, one timeout, the
+/// target policy) and, when configured, one SMTP transport.
 #[derive(Clone)]
 pub struct Notifiers {
     http: reqwest::Client,
+    targets: TargetPolicy,
     email: Option<Arc<email::Mailer>>,
 }
 
 impl Notifiers {
     /// Builds the HTTP client and, given `smtp`, the SMTP transport; `timeout` bounds one
-    /// delivery attempt (an HTTP request, or a whole SMTP conversation).
-    pub fn new(timeout: Duration, smtp: Option<&SmtpConfig>) -> Result<Notifiers, AlertError> {
+    /// delivery attempt (an HTTP request, or a whole SMTP conversation). The HTTP client connects
+    /// only to addresses `targets` allows (its resolver drops the others) and follows no
+    /// redirects.
+    pub fn new(timeout: Duration, smtp: Option<&SmtpConfig>, targets: TargetPolicy) -> Result<Notifiers, AlertError> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .user_agent(concat!("LogFlow-Alerts/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(Arc::new(target::GuardedResolver { policy: targets }))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| AlertError::Config(format!("cannot build the HTTP client: {e}")))?;
         let email = smtp.map(|cfg| email::Mailer::new(cfg, timeout)).transpose()?.map(Arc::new);
-        Ok(Notifiers { http, email })
+        Ok(Notifiers { http, targets, email })
     }
 
     /// The notifier for a rule's channel.
     pub fn notifier(&self, channel: &Channel) -> Box<dyn Notifier> {
         match channel {
             Channel::Console => Box::new(ConsoleNotifier),
-            Channel::Webhook(cfg) => Box::new(WebhookNotifier::new(self.http.clone(), cfg.clone())),
-            Channel::Slack(cfg) => Box::new(SlackNotifier::new(self.http.clone(), cfg.clone())),
+            Channel::Webhook(cfg) => Box::new(WebhookNotifier::new(self.http.clone(), self.targets, cfg.clone())),
+            Channel::Slack(cfg) => Box::new(SlackNotifier::new(self.http.clone(), self.targets, cfg.clone())),
             Channel::Email(cfg) => Box::new(EmailNotifier::new(self.email.clone(), cfg.clone())),
         }
     }

@@ -6,7 +6,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 
 use super::webhook::post_json;
-use super::{display_time, Notification, NotificationKind, Notifier, NotifyError};
+use super::{display_time, Notification, NotificationKind, Notifier, NotifyError, TargetPolicy};
 use crate::channel::SlackConfig;
 
 /// Slack refuses header texts longer than this.
@@ -17,20 +17,22 @@ const MAX_TEXT_CHARS: usize = 3000;
 /// Posts the notification to an incoming webhook.
 pub struct SlackNotifier {
     http: reqwest::Client,
+    targets: TargetPolicy,
     cfg: SlackConfig,
 }
 
 impl SlackNotifier {
-    /// A notifier for one rule's webhook URL over the shared client.
-    pub fn new(http: reqwest::Client, cfg: SlackConfig) -> Self {
-        SlackNotifier { http, cfg }
+    /// A notifier for one rule's webhook URL over the shared client, which checks the addresses
+    /// it resolves against `targets`.
+    pub fn new(http: reqwest::Client, targets: TargetPolicy, cfg: SlackConfig) -> Self {
+        SlackNotifier { http, targets, cfg }
     }
 }
 
 #[async_trait]
 impl Notifier for SlackNotifier {
     async fn send(&self, notification: &Notification) -> Result<(), NotifyError> {
-        post_json(&self.http, &self.cfg.url, &HeaderMap::new(), &slack_payload(notification)).await
+        post_json(&self.http, &self.targets, &self.cfg.url, &HeaderMap::new(), &slack_payload(notification)).await
     }
 }
 

@@ -1,19 +1,22 @@
 //! The test bench: a real tantivy log store and a real metadata store (SQLite in a temp dir, or
 //! a fresh PostgreSQL database), known logs at known instants, rules created through the
-//! validator, and a local HTTP receiver for webhooks.
+//! validator, and local HTTP endpoints for webhooks: a receiver, a redirector, and a tap that
+//! counts connections.
 
 #![allow(dead_code)] // Each test target uses its own part of the bench.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use logflow_alert::{validate_new_rule, Engine, EngineConfig, RetryPolicy};
+use logflow_alert::{validate_new_rule, Engine, EngineConfig, RetryPolicy, TargetPolicy};
 use logflow_core::{Level, LogRecord};
 use logflow_meta::{AlertRule, MetaStore, NewAlertRule, OpenOptions, TriggeredAlert, TriggeredFilter};
 use logflow_store::tantivy_engine::{TantivyStore, WriterConfig};
@@ -62,6 +65,7 @@ pub fn config() -> EngineConfig {
             max_delay: Duration::from_millis(50),
         },
         notify_timeout: Duration::from_secs(5),
+        notify_targets: TargetPolicy::default(),
     }
 }
 
@@ -200,5 +204,43 @@ async fn hook(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, Json(
             tokio::time::sleep(Duration::from_secs(3600)).await;
             StatusCode::OK
         }
+    }
+}
+
+/// A local endpoint answering every request with a redirect (`status`) to `to`; its URL.
+pub async fn redirector(status: u16, to: &str) -> String {
+    let to = to.to_string();
+    let app = Router::new().fallback(move || async move { (StatusCode::from_u16(status).unwrap(), [(LOCATION, to)]) });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// A local TCP listener that counts the connections it accepts and closes them unanswered: proof
+/// that nothing was sent its way.
+pub struct Tap {
+    pub port: u16,
+    connections: Arc<AtomicUsize>,
+}
+
+impl Tap {
+    pub async fn start() -> Tap {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counter = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                drop(socket);
+            }
+        });
+        Tap { port, connections }
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 }
