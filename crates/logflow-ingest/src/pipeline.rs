@@ -427,9 +427,19 @@ mod tests {
             p.ingest(records(100, &format!("b{i}"))).await.unwrap();
         }
         wait_for(p.store(), 500).await;
-        let st = p.stats();
+        // Logs become searchable at the store commit; the counters and the WAL checkpoint follow
+        // just after it, so they are polled rather than read once.
+        let mut st = p.stats();
+        for _ in 0..100 {
+            if st.pending_bytes == 0 && st.wal.checkpoint == st.committed_lsn {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            st = p.stats();
+        }
         assert_eq!((st.accepted_records, st.indexed_records, st.pending_bytes), (500, 500, 0));
         assert_eq!(st.wal.checkpoint, st.committed_lsn);
+        assert!(st.committed_lsn > 0);
         p.shutdown().await;
     }
 
