@@ -71,7 +71,7 @@
 //! evaluates it.
 
 use crate::model::{Level, LogRecord};
-use crate::query::{decode_pattern, Bound as QBound, Field, Query};
+use crate::query::{decode_pattern, integer_bounds, Bound as QBound, Field, Query};
 use serde_json::{Map, Number, Value};
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -304,7 +304,7 @@ struct NumRange {
 
 impl NumRange {
     fn new(lower: Bound<f64>, upper: Bound<f64>) -> NumRange {
-        // Mirrors the store's `integer_bounds` and its `v as i64` / `v as u64` casts.
+        // The store's `v as i64` / `v as u64` casts of the same bounds.
         let int = integer_bounds(lower, upper, i64::MIN as f64, i64::MAX as f64)
             .map(|(a, b)| (a.map(|v| v as i64), b.map(|v| v as i64)));
         let uint =
@@ -335,26 +335,6 @@ impl NumRange {
             }
         }
     }
-}
-
-/// The integer interval `[a, b]` (None = open) equivalent to a real-number range, clamped to
-/// `[min, max]`; None when it contains no integer of that range. A verbatim copy of the store's
-/// function so that rounding at huge values is the same.
-fn integer_bounds(lo: Bound<f64>, hi: Bound<f64>, min: f64, max: f64) -> Option<(Option<f64>, Option<f64>)> {
-    let a = match lo {
-        Bound::Unbounded => None,
-        Bound::Included(x) => Some(x.ceil()),
-        Bound::Excluded(x) => Some(x.floor() + 1.0),
-    };
-    let b = match hi {
-        Bound::Unbounded => None,
-        Bound::Included(x) => Some(x.floor()),
-        Bound::Excluded(x) => Some(x.ceil() - 1.0),
-    };
-    if a.is_some_and(|a| a > max) || b.is_some_and(|b| b < min) || matches!((a, b), (Some(a), Some(b)) if a > b) {
-        return None;
-    }
-    Some((a.filter(|a| *a > min), b.filter(|b| *b < max)))
 }
 
 // ----- compiling the AST (mirrors the store's `Compiler::compile`) -----
@@ -439,12 +419,7 @@ fn range(field: &Field, lower: &QBound, upper: &QBound) -> Node {
     }
     let Field::Attribute(path) = field else { unreachable!("message and keyword fields are handled above") };
     let path = json_path(path);
-    let numeric = |b: &QBound| match b {
-        QBound::Unbounded => Some(Bound::Unbounded),
-        QBound::Included(v) => v.parse::<f64>().ok().filter(|x| x.is_finite()).map(Bound::Included),
-        QBound::Excluded(v) => v.parse::<f64>().ok().filter(|x| x.is_finite()).map(Bound::Excluded),
-    };
-    match (numeric(lower), numeric(upper)) {
+    match (lower.as_number(), upper.as_number()) {
         (Some(lo), Some(hi)) => Node::AttrNumRange { path, range: NumRange::new(lo, hi) },
         _ => Node::AttrTextRange { path, lower: text_bound(lower), upper: text_bound(upper) },
     }

@@ -250,6 +250,45 @@ pub enum Bound {
     Excluded(String),
 }
 
+impl Bound {
+    /// The bound as a finite number, or `None` when its value is not one. A range is numeric
+    /// when both its bounds are; engines and the matcher decide it the same way through here.
+    pub fn as_number(&self) -> Option<std::ops::Bound<f64>> {
+        let finite = |v: &str| v.parse::<f64>().ok().filter(|x| x.is_finite());
+        match self {
+            Bound::Unbounded => Some(std::ops::Bound::Unbounded),
+            Bound::Included(v) => finite(v).map(std::ops::Bound::Included),
+            Bound::Excluded(v) => finite(v).map(std::ops::Bound::Excluded),
+        }
+    }
+}
+
+/// The integer interval `[a, b]` (`None` = open) equivalent to the real-number range `lo..hi`,
+/// clamped to `[min, max]`; `None` when it holds no integer of that range. Used for integer-typed
+/// values of numeric ranges (the store's i64/u64 term ranges, the matcher's comparisons).
+pub fn integer_bounds(
+    lo: std::ops::Bound<f64>,
+    hi: std::ops::Bound<f64>,
+    min: f64,
+    max: f64,
+) -> Option<(Option<f64>, Option<f64>)> {
+    use std::ops::Bound as B;
+    let a = match lo {
+        B::Unbounded => None,
+        B::Included(x) => Some(x.ceil()),
+        B::Excluded(x) => Some(x.floor() + 1.0),
+    };
+    let b = match hi {
+        B::Unbounded => None,
+        B::Included(x) => Some(x.floor()),
+        B::Excluded(x) => Some(x.ceil() - 1.0),
+    };
+    if a.is_some_and(|a| a > max) || b.is_some_and(|b| b < min) || matches!((a, b), (Some(a), Some(b)) if a > b) {
+        return None;
+    }
+    Some((a.filter(|a| *a > min), b.filter(|b| *b < max)))
+}
+
 /// A query the parser rejected: what is wrong and where (0-based character offset).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message} at position {position}")]

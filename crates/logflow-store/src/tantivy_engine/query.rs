@@ -13,7 +13,7 @@
 
 use super::schema::{to_datetime, Fields};
 use crate::{Result, StoreError};
-use logflow_core::query::{wildcard_to_regex, Bound as QBound, Field, Query};
+use logflow_core::query::{integer_bounds, wildcard_to_regex, Bound as QBound, Field, Query};
 use logflow_core::Level;
 use std::ops::Bound;
 use tantivy::columnar::Cardinality;
@@ -220,12 +220,7 @@ impl Compiler<'_> {
                 "range queries are not supported on message; use them on keyword fields or attributes".into(),
             ));
         };
-        let numeric = |b: &QBound| match b {
-            QBound::Unbounded => Some(NumBound::Unbounded),
-            QBound::Included(v) => v.parse::<f64>().ok().filter(|x| x.is_finite()).map(NumBound::Included),
-            QBound::Excluded(v) => v.parse::<f64>().ok().filter(|x| x.is_finite()).map(NumBound::Excluded),
-        };
-        if let (Some(lo), Some(hi)) = (numeric(lower), numeric(upper)) {
+        if let (Some(lo), Some(hi)) = (lower.as_number(), upper.as_number()) {
             return Ok(self.attribute_numeric_range(path, lo, hi));
         }
         let base = || Term::from_field_json_path(self.fields.attributes, path, false);
@@ -262,7 +257,7 @@ impl Compiler<'_> {
     /// JSON numbers are indexed as i64, u64 (above i64::MAX) or f64 (fractions), each with an
     /// order-preserving encoding under its own type tag, so a numeric range is the union of one
     /// term range per type.
-    fn attribute_numeric_range(&self, path: &str, lo: NumBound, hi: NumBound) -> BoxQuery {
+    fn attribute_numeric_range(&self, path: &str, lo: Bound<f64>, hi: Bound<f64>) -> BoxQuery {
         let typed = |f: &dyn Fn(&mut Term)| {
             let mut t = Term::from_field_json_path(self.fields.attributes, path, false);
             f(&mut t);
@@ -273,11 +268,7 @@ impl Compiler<'_> {
             let (lower, upper) = self.clamp_to_type(path, typ, lower, upper);
             ranges.push((Occur::Should, Box::new(InvertedIndexRangeQuery::new(lower, upper)) as BoxQuery));
         };
-        let float = |b: NumBound| match b {
-            NumBound::Unbounded => Bound::Unbounded,
-            NumBound::Included(x) => Bound::Included(typed(&|t| t.append_type_and_fast_value(x))),
-            NumBound::Excluded(x) => Bound::Excluded(typed(&|t| t.append_type_and_fast_value(x))),
-        };
+        let float = |b: Bound<f64>| b.map(|x| typed(&|t| t.append_type_and_fast_value(x)));
         push(Type::F64, float(lo), float(hi));
         if let Some((a, b)) = integer_bounds(lo, hi, i64::MIN as f64, i64::MAX as f64) {
             push(
@@ -364,32 +355,6 @@ impl Weight for TimeRangeWeight {
     fn explain(&self, reader: &SegmentReader, doc: DocId) -> tantivy::Result<Explanation> {
         self.scan.explain(reader, doc)
     }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum NumBound {
-    Unbounded,
-    Included(f64),
-    Excluded(f64),
-}
-
-/// The integer interval `[a, b]` (None = open) equivalent to a real-number range, clamped to
-/// `[min, max]`; None when it contains no integer of that range.
-fn integer_bounds(lo: NumBound, hi: NumBound, min: f64, max: f64) -> Option<(Option<f64>, Option<f64>)> {
-    let a = match lo {
-        NumBound::Unbounded => None,
-        NumBound::Included(x) => Some(x.ceil()),
-        NumBound::Excluded(x) => Some(x.floor() + 1.0),
-    };
-    let b = match hi {
-        NumBound::Unbounded => None,
-        NumBound::Included(x) => Some(x.floor()),
-        NumBound::Excluded(x) => Some(x.ceil() - 1.0),
-    };
-    if a.is_some_and(|a| a > max) || b.is_some_and(|b| b < min) || matches!((a, b), (Some(a), Some(b)) if a > b) {
-        return None;
-    }
-    Some((a.filter(|a| *a > min), b.filter(|b| *b < max)))
 }
 
 fn map_bound(b: &QBound, f: impl Fn(&str) -> Term) -> Bound<Term> {
