@@ -3,6 +3,7 @@
 //!
 //! The background engine that evaluates the rules lives in `logflow-alert`; `logflow serve` runs it.
 
+use super::json_body;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::AppState;
@@ -58,10 +59,6 @@ pub struct CreateRuleRequest {
     pub is_active: Option<bool>,
     /// No new alert within this many minutes of the last one.
     pub cooldown_minutes: Option<i64>,
-}
-
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid request body: {e}")))
 }
 
 fn may_change(user: &User, rule: &AlertRule) -> ApiResult<()> {

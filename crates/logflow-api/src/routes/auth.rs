@@ -1,6 +1,7 @@
 //! `/api/v1/auth`: register, log in (OAuth2 password form or JSON), the current user, and the
 //! admin's user list.
 
+use super::json_body;
 use crate::auth::{hash_password, validate_email, validate_password, validate_username, AdminUser, AuthUser};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::AppState;
@@ -87,11 +88,6 @@ pub struct UpdateMeRequest {
     /// New password (same policy as registration); needs `current_password`.
     pub password: Option<String>,
     pub current_password: Option<String>,
-}
-
-/// Parses a JSON body into `T` with a 400 naming the problem.
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid request body: {e}")))
 }
 
 fn check<T>(r: Result<T, String>) -> ApiResult<T> {

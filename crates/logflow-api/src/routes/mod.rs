@@ -16,6 +16,11 @@ pub mod trace;
 use crate::error::ApiError;
 use axum::http::Uri;
 
+/// Parses a JSON request body into `T`, with a 400 naming the problem.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> crate::error::ApiResult<T> {
+    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("invalid request body: {e}")))
+}
+
 /// JSON 404 for every unknown path, so clients always get the stable error shape.
 pub async fn not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no route for {}", uri.path()))

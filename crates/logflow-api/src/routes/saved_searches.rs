@@ -1,6 +1,7 @@
 //! `/api/v1/saved-searches`: each user's named searches (the dashboard's explore filters as a URL
 //! query string). Every route needs a login, and a user only ever sees and deletes their own.
 
+use super::json_body;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::AppState;
@@ -78,8 +79,7 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<SavedSearch>)> {
     let body = body.map_err(|r| ApiError::from_body_rejection(r, st.config.max_body_bytes))?;
-    let req: CreateSavedSearch =
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid request body: {e}")))?;
+    let req: CreateSavedSearch = json_body(&body)?;
     let (name, params) = validate(&req)?;
     if st.meta.list_saved_searches(user.id).await?.len() >= MAX_PER_USER {
         return Err(ApiError::BadRequest(format!("at most {MAX_PER_USER} saved searches per user; delete one first")));
